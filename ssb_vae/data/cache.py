@@ -1,0 +1,118 @@
+"""An on-disk cache of loaded datasets, keyed by the source file's content and the settings.
+
+A cache entry is one ``.npz`` written to a temporary file and renamed, so an interrupted load
+never leaves a partial entry. Loaders never write next to their sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from ssb_vae.data.core import Dataset, Split
+
+FORMAT_VERSION = 1
+PARTS = ("train", "validation", "test")
+
+
+def default_cache_dir() -> Path:
+    """``$SSB_VAE_CACHE``, else ``$XDG_CACHE_HOME/ssb_vae``, else ``~/.cache/ssb_vae``."""
+    if os.environ.get("SSB_VAE_CACHE"):
+        return Path(os.environ["SSB_VAE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ssb_vae"
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_key(name: str, sources: list[Path], settings: dict) -> str:
+    """A name for the entry that changes with the sources' content or any preprocessing setting."""
+    described = {
+        "format": FORMAT_VERSION,
+        "sources": sorted(file_digest(path) for path in sources),
+        "settings": settings,
+    }
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{name}-{digest[:20]}"
+
+
+def _flatten(dataset: Dataset) -> dict:
+    arrays = {
+        "name": np.array(dataset.name),
+        "classes": np.array([str(c) for c in dataset.classes]),
+        "multilabel": np.array(dataset.multilabel),
+    }
+    for part in PARTS:
+        split = getattr(dataset, part)
+        arrays[f"{part}.labels"] = split.labels
+        for field in ("x", "target"):
+            matrix = getattr(split, field)
+            key = f"{part}.{field}"
+            if sp.issparse(matrix):
+                matrix = sp.csr_matrix(matrix)
+                arrays.update({
+                    f"{key}.data": matrix.data,
+                    f"{key}.indices": matrix.indices,
+                    f"{key}.indptr": matrix.indptr,
+                    f"{key}.shape": np.array(matrix.shape),
+                })
+            else:
+                arrays[key] = matrix
+    return arrays
+
+
+def _unflatten(arrays) -> Dataset:
+    def matrix(key):
+        if key in arrays:
+            return arrays[key]
+        components = (arrays[f"{key}.data"], arrays[f"{key}.indices"], arrays[f"{key}.indptr"])
+        return sp.csr_matrix(components, shape=tuple(arrays[f"{key}.shape"]))
+
+    parts = {
+        part: Split(matrix(f"{part}.x"), matrix(f"{part}.target"), arrays[f"{part}.labels"])
+        for part in PARTS
+    }
+    return Dataset(
+        name=str(arrays["name"]),
+        classes=tuple(arrays["classes"].tolist()),
+        multilabel=bool(arrays["multilabel"]),
+        **parts,
+    )
+
+
+def cached(cache_dir: Path | None, key: str, build) -> Dataset:
+    """Returns the cached dataset for ``key``, or builds it, stores it and returns it.
+
+    ``cache_dir=None`` disables the cache. The entry is written only once ``build`` returned.
+    """
+    if cache_dir is None:
+        return build()
+    path = Path(cache_dir) / f"{key}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                return _unflatten({name: arrays[name] for name in arrays.files})
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # an unreadable entry is rebuilt, never trusted
+    dataset = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".writing-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **_flatten(dataset))
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return dataset

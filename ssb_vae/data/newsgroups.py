@@ -1,0 +1,83 @@
+"""20 Newsgroups, "bydate" version (SPEC §5): all 18,846 posts pooled, split 60/20/20, TF-IDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ssb_vae.data.cache import cache_key, cached
+from ssb_vae.data.core import Dataset
+from ssb_vae.data.sources import DatasetNotFoundError, find_source, read_tar_members
+from ssb_vae.data.text import TFIDF_SETTINGS, tfidf_dataset
+
+ARCHIVE = "20news-bydate.tar.gz"
+FOLDERS = ("20news-bydate-train", "20news-bydate-test")
+HOW_TO_GET = (
+    f"Download {ARCHIVE} from the 20 Newsgroups home page (the 'bydate' version, the archive "
+    "scikit-learn's fetch_20newsgroups uses), or let the loader download it (download=True)."
+)
+
+
+def _is_post(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 3 and parts[0] in FOLDERS
+
+
+def _posts_from_archive(path: Path) -> dict[str, bytes]:
+    return read_tar_members(path, _is_post)
+
+
+def _posts_from_folders(directory: Path) -> dict[str, bytes]:
+    return {
+        str(file.relative_to(directory)): file.read_bytes()
+        for folder in FOLDERS
+        for file in (directory / folder).glob("*/*")
+        if file.is_file()
+    }
+
+
+def _dataset(posts: dict[str, bytes]) -> Dataset:
+    names = sorted(posts)
+    groups = [name.split("/")[1] for name in names]
+    classes = sorted(set(groups))
+    index = {group: i for i, group in enumerate(classes)}
+    texts = [posts[name].decode("latin-1") for name in names]
+    labels = np.array([index[group] for group in groups], dtype=np.int64)
+    return tfidf_dataset("20news", texts, labels, classes, multilabel=False)
+
+
+def _fetched(cache_dir: Path | None):
+    from sklearn.datasets import fetch_20newsgroups
+
+    try:
+        bunch = fetch_20newsgroups(subset="all", data_home=cache_dir, download_if_missing=True)
+    except OSError as error:
+        raise DatasetNotFoundError(
+            f"dataset '20news': {ARCHIVE} is not in the data directory and the download failed "
+            f"({error}). {HOW_TO_GET}"
+        ) from None
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    return tfidf_dataset("20news", list(bunch.data), labels, bunch.target_names, multilabel=False)
+
+
+def load(data_dir, cache_dir: Path | None, download: bool = True):
+    """Reads ``20news-bydate.tar.gz`` (or its two unpacked folders) from ``data_dir``.
+
+    When neither is there and ``download`` is true, falls back to scikit-learn's
+    ``fetch_20newsgroups`` download and cache.
+    """
+    directory = Path(data_dir)
+    settings = {"vectorizer": TFIDF_SETTINGS, "split": (0.6, 0.2, 0.2)}
+    if (directory / ARCHIVE).exists():
+        sources = [directory / ARCHIVE]
+        read = lambda: _posts_from_archive(directory / ARCHIVE)  # noqa: E731
+    elif all((directory / folder).is_dir() for folder in FOLDERS):
+        sources = sorted(file for folder in FOLDERS for file in (directory / folder).glob("*/*"))
+        read = lambda: _posts_from_folders(directory)  # noqa: E731
+    elif download:
+        key = cache_key("20news-fetched", [], settings)
+        return cached(cache_dir, key, lambda: _fetched(cache_dir))
+    else:
+        find_source(directory, [ARCHIVE, *FOLDERS], "20news", HOW_TO_GET)
+    return cached(cache_dir, cache_key("20news", sources, settings), lambda: _dataset(read()))

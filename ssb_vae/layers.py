@@ -1,0 +1,176 @@
+"""Keras layers of the hashing autoencoders: latent sampling, and one loss layer per SPEC §3 term.
+
+The loss layers follow the endpoint-layer pattern: they take predictions (and labels), add their
+weighted term with ``add_loss`` and log the unweighted term per epoch through a ``Mean`` metric,
+then pass their main input through so the functional graph keeps them.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from ssb_vae import losses
+
+LOGISTIC_NOISE_CLIP = 1e-7  # keeps u inside (0, 1) so log u − log(1 − u) stays finite
+
+
+def _serializable(cls):
+    return keras.saving.register_keras_serializable(package="ssb_vae")(cls)
+
+
+@_serializable
+class GaussianSampling(keras.layers.Layer):
+    """z = z_mean + exp(z_log_var / 2) · ε, ε ~ N(0, I)  (SPEC §2)."""
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        noise = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * noise
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@_serializable
+class BernoulliSampling(keras.layers.Layer):
+    """Relaxed Bernoulli (binary Concrete / Gumbel-sigmoid) sample  (SPEC §2).
+
+    b = sigmoid((logits + log u − log(1 − u)) / τ), u ~ Uniform(0, 1).
+    """
+
+    def __init__(self, temperature: float = 0.67, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.temperature = float(temperature)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, logits):
+        u = keras.random.uniform(
+            ops.shape(logits),
+            minval=LOGISTIC_NOISE_CLIP,
+            maxval=1.0 - LOGISTIC_NOISE_CLIP,
+            dtype=logits.dtype,
+            seed=self.seed_generator,
+        )
+        logistic_noise = ops.log(u) - ops.log(1.0 - u)
+        return ops.sigmoid((logits + logistic_noise) / self.temperature)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature, "seed": self.seed}
+
+
+class _LossTerm(keras.layers.Layer):
+    """Base of the loss layers: adds ``weight · value`` and logs ``value`` under ``term``."""
+
+    term: str = ""
+
+    def __init__(self, weight: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = float(weight)
+        self.tracker = keras.metrics.Mean(name=self.term)
+
+    def _add_term(self, value):
+        self.add_loss(self.weight * value)
+        self.tracker.update_state(value)
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight}
+
+
+@_serializable
+class ReconstructionLoss(_LossTerm):
+    """Adds mean REC over the batch; inputs ``[target, reconstruction]``, returns the reconstruction."""
+
+    term = "rec"
+
+    def call(self, inputs):
+        target, reconstruction = inputs
+        self._add_term(ops.mean(losses.reconstruction(target, reconstruction)))
+        return reconstruction
+
+
+@_serializable
+class GaussianKLLoss(_LossTerm):
+    """Adds β · mean KLg; inputs ``[z_mean, z_log_var]``, returns ``z_mean``."""
+
+    term = "kl"
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        self._add_term(ops.mean(losses.gaussian_kl(z_mean, z_log_var)))
+        return z_mean
+
+
+@_serializable
+class BernoulliKLLoss(_LossTerm):
+    """Adds β · mean KLb; input the code logits, returned unchanged."""
+
+    term = "kl"
+
+    def call(self, logits):
+        self._add_term(ops.mean(losses.bernoulli_kl(logits)))
+        return logits
+
+
+@_serializable
+class LabelLoss(_LossTerm):
+    """Adds weight · Σ_i CE_i / n (divided by the batch size, SPEC §3); returns the label probabilities.
+
+    Inputs ``[labels, label_logits, labelled]``; unlabelled items (labelled = 0) contribute nothing.
+    """
+
+    term = "label"
+
+    def __init__(self, weight: float = 1.0, multilabel: bool = False, **kwargs):
+        super().__init__(weight=weight, **kwargs)
+        self.multilabel = bool(multilabel)
+
+    def call(self, inputs):
+        labels, label_logits, labelled = inputs
+        per_item = losses.label_cross_entropy(labels, label_logits, labelled, self.multilabel)
+        self._add_term(ops.mean(per_item))
+        return ops.sigmoid(label_logits) if self.multilabel else ops.softmax(label_logits, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "multilabel": self.multilabel}
+
+
+PAIR_MODES = ("all", "labelled")
+
+
+@_serializable
+class PairwiseHammingLoss(_LossTerm):
+    """Adds weight · PAIR over the batch's relaxed codes, with S = A Aᵀ  (SPEC §3).
+
+    Inputs ``[codes, label_source, labelled]``. ``label_source`` is the true label matrix (PHS-GS,
+    zero rows for unlabelled items) or the predicted label distributions (SSB-VAE, gradients flow
+    through it). ``pairs="labelled"`` keeps only pairs of two labelled items. Returns the codes.
+    """
+
+    term = "pair"
+
+    def __init__(self, weight: float = 1.0, pairs: str = "all", **kwargs):
+        super().__init__(weight=weight, **kwargs)
+        if pairs not in PAIR_MODES:
+            raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
+        self.pairs = pairs
+
+    def call(self, inputs):
+        codes, label_source, labelled = inputs
+        similarity = ops.matmul(label_source, ops.transpose(label_source))
+        pair_weights = None
+        if self.pairs == "labelled":
+            pair_weights = ops.expand_dims(labelled, 1) * ops.expand_dims(labelled, 0)
+        self._add_term(losses.pairwise_hamming_hinge(codes, similarity, pair_weights))
+        return codes
+
+    def get_config(self):
+        return {**super().get_config(), "pairs": self.pairs}

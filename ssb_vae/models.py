@@ -1,0 +1,304 @@
+"""The model factory: one graph builder per method behind ``build_model`` (SPEC §1–§3).
+
+Each method is a Keras functional model with named inputs ``x``, ``target`` and, for the
+supervised methods, ``labels`` and ``labelled``. Its outputs are ``reconstruction``,
+``code_scores`` (Bernoulli logits or Gaussian means, the quantities SPEC §4 hashes), ``sample`` and,
+when supervised, ``label_probs``. Every SPEC §3 loss term comes from a loss layer of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+
+from ssb_vae.layers import (
+    PAIR_MODES,
+    BernoulliKLLoss,
+    BernoulliSampling,
+    GaussianKLLoss,
+    GaussianSampling,
+    LabelLoss,
+    PairwiseHammingLoss,
+    ReconstructionLoss,
+)
+
+CODE_HEAD = "code_head"  # the Dense layer whose output is thresholded at 0 into hash codes
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a graph builder needs: sizes, loss weights and the seed of the run."""
+
+    input_dim: int
+    n_bits: int
+    n_classes: int | None
+    alpha: float
+    beta: float
+    gamma: float
+    multilabel: bool
+    pairs: str
+    hidden_units: int
+    temperature: float
+    seed: int | None
+
+    def seeds(self) -> Callable[[], int | None]:
+        """A fresh seed per random component, derived from the run's seed (None stays None)."""
+        counter = itertools.count(0 if self.seed is None else self.seed * 1000)
+        return lambda: None if self.seed is None else next(counter)
+
+
+def _dense(units: int, next_seed, name: str, activation=None) -> keras.layers.Dense:
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=next_seed()),
+        name=name,
+    )
+
+
+def _inputs(spec: ModelSpec, supervised: bool) -> dict:
+    inputs = {
+        "x": keras.Input(shape=(spec.input_dim,), name="x"),
+        "target": keras.Input(shape=(spec.input_dim,), name="target"),
+    }
+    if supervised:
+        inputs["labels"] = keras.Input(shape=(spec.n_classes,), name="labels")
+        inputs["labelled"] = keras.Input(shape=(), name="labelled")
+    return inputs
+
+
+def _encoder_trunk(x, spec: ModelSpec, next_seed):
+    """Dense(500, relu) → BatchNorm → Dense(500, relu) → BatchNorm  (SPEC §2)."""
+    h = x
+    for i in (1, 2):
+        h = _dense(spec.hidden_units, next_seed, f"encoder_{i}", activation="relu")(h)
+        h = keras.layers.BatchNormalization(name=f"encoder_bn_{i}")(h)
+    return h
+
+
+def _gaussian_latent(h, spec: ModelSpec, next_seed):
+    z_mean = _dense(spec.n_bits, next_seed, CODE_HEAD)(h)
+    z_log_var = _dense(spec.n_bits, next_seed, "z_log_var")(h)
+    code_scores = GaussianKLLoss(spec.beta, name="kl_loss")([z_mean, z_log_var])
+    sample = GaussianSampling(seed=next_seed(), name="sampling")([z_mean, z_log_var])
+    return code_scores, sample
+
+
+def _bernoulli_latent(h, spec: ModelSpec, next_seed):
+    logits = _dense(spec.n_bits, next_seed, CODE_HEAD)(h)
+    code_scores = BernoulliKLLoss(spec.beta, name="kl_loss")(logits)
+    sample = BernoulliSampling(spec.temperature, seed=next_seed(), name="sampling")(logits)
+    return code_scores, sample
+
+
+def _decoder(sample, target, spec: ModelSpec, next_seed):
+    """A single Dense(D, softmax) from the sample (SPEC §2), with its reconstruction loss."""
+    probs = _dense(spec.input_dim, next_seed, "decoder", activation="softmax")(sample)
+    return ReconstructionLoss(name="reconstruction_loss")([target, probs])
+
+
+def _label_head(features, inputs: dict, weight: float, spec: ModelSpec, next_seed):
+    label_logits = _dense(spec.n_classes, next_seed, "label_head")(features)
+    return LabelLoss(weight, multilabel=spec.multilabel, name="label_loss")(
+        [inputs["labels"], label_logits, inputs["labelled"]]
+    )
+
+
+def _autoencoder(spec: ModelSpec, latent, supervised: bool):
+    """The shared graph: inputs → trunk → latent (with its KL) → decoder (with REC)."""
+    next_seed = spec.seeds()
+    inputs = _inputs(spec, supervised)
+    trunk = _encoder_trunk(inputs["x"], spec, next_seed)
+    code_scores, sample = latent(trunk, spec, next_seed)
+    reconstruction = _decoder(sample, inputs["target"], spec, next_seed)
+    outputs = {"reconstruction": reconstruction, "code_scores": code_scores, "sample": sample}
+    return inputs, outputs, trunk, next_seed
+
+
+def _unsupervised(latent):
+    """VDSH / B-VAE: mean(REC + β·KL)  (SPEC §3)."""
+
+    def build(spec: ModelSpec):
+        inputs, outputs, _, _ = _autoencoder(spec, latent, supervised=False)
+        return inputs, outputs
+
+    return build
+
+
+def build_vdsh_s(spec: ModelSpec):
+    """VDSH-S: Gaussian VAE with a label head on the sampled z; adds α · Σ CE / n  (SPEC §3)."""
+    inputs, outputs, _, next_seed = _autoencoder(spec, _gaussian_latent, supervised=True)
+    outputs["label_probs"] = _label_head(outputs["sample"], inputs, spec.alpha, spec, next_seed)
+    return inputs, outputs
+
+
+def _pairwise(similarity_from_predictions: bool):
+    """PHS-GS / SSB-VAE: adds α · (γ · Σ CE / n + PAIR), label head on the trunk  (SPEC §3)."""
+
+    def build(spec: ModelSpec):
+        inputs, outputs, trunk, next_seed = _autoencoder(spec, _bernoulli_latent, supervised=True)
+        label_probs = _label_head(trunk, inputs, spec.alpha * spec.gamma, spec, next_seed)
+        label_source = label_probs if similarity_from_predictions else inputs["labels"]
+        outputs["sample"] = PairwiseHammingLoss(spec.alpha, pairs=spec.pairs, name="pairwise_loss")(
+            [outputs["sample"], label_source, inputs["labelled"]]
+        )
+        outputs["label_probs"] = label_probs
+        return inputs, outputs
+
+    return build
+
+
+BUILDERS: dict[str, Callable] = {
+    "vdsh": _unsupervised(_gaussian_latent),
+    "bvae": _unsupervised(_bernoulli_latent),
+    "vdsh-s": build_vdsh_s,
+    "phs-gs": _pairwise(similarity_from_predictions=False),
+    "ssb-vae": _pairwise(similarity_from_predictions=True),
+}
+METHODS = tuple(BUILDERS)
+SUPERVISED = ("vdsh-s", "phs-gs", "ssb-vae")
+BERNOULLI = ("bvae", "phs-gs", "ssb-vae")
+
+
+def check_method(method: str) -> str:
+    """Returns the canonical method name or raises a ValueError listing the valid ones."""
+    canonical = str(method).lower().replace("_", "-")
+    if canonical not in BUILDERS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    return canonical
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+@keras.saving.register_keras_serializable(package="ssb_vae")
+class HashingAutoencoder(keras.Model):
+    """A hashing autoencoder of one of ``METHODS`` as a functional model.
+
+    Its config holds only the constructor arguments, so ``keras.models.load_model`` rebuilds the
+    graph with the same builder and loads the weights into it.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        input_dim: int,
+        n_bits: int,
+        n_classes: int | None = None,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        gamma: float = 1.0,
+        multilabel: bool = False,
+        pairs: str = "all",
+        hidden_units: int = 500,
+        temperature: float = 0.67,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        method = check_method(method)
+        _positive_int("input_dim", input_dim)
+        _positive_int("n_bits", n_bits)
+        _positive_int("hidden_units", hidden_units)
+        if method in SUPERVISED:
+            _positive_int("n_classes", n_classes)
+        else:
+            n_classes = None
+        if pairs not in PAIR_MODES:
+            raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
+        for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+            if not (float(value) >= 0 and float(value) < float("inf")):
+                raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+        spec = ModelSpec(
+            input_dim=input_dim,
+            n_bits=n_bits,
+            n_classes=n_classes,
+            alpha=float(alpha),
+            beta=float(beta),
+            gamma=float(gamma),
+            multilabel=bool(multilabel),
+            pairs=pairs,
+            hidden_units=hidden_units,
+            temperature=float(temperature),
+            seed=seed,
+        )
+        inputs, outputs = BUILDERS[method](spec)
+        super().__init__(inputs=inputs, outputs=outputs, name=kwargs.pop("name", method), **kwargs)
+        self.method = method
+        self.spec = spec
+
+    @property
+    def supervised(self) -> bool:
+        return self.method in SUPERVISED
+
+    def get_config(self):
+        spec = self.spec
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "method": self.method,
+            "input_dim": spec.input_dim,
+            "n_bits": spec.n_bits,
+            "n_classes": spec.n_classes,
+            "alpha": spec.alpha,
+            "beta": spec.beta,
+            "gamma": spec.gamma,
+            "multilabel": spec.multilabel,
+            "pairs": spec.pairs,
+            "hidden_units": spec.hidden_units,
+            "temperature": spec.temperature,
+            "seed": spec.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def save(self, filepath, overwrite: bool = True, **kwargs):
+        """Keras' ``.keras`` save, made atomic: written to a temporary file beside it, then renamed.
+
+        An interrupted save never leaves a broken file at ``filepath``; an existing file is only
+        replaced when ``overwrite`` is true.
+        """
+        path = os.fspath(filepath)
+        if not path.endswith(".keras"):
+            raise ValueError(f"save to a path ending in .keras (the Keras 3 format), got {path!r}")
+        if os.path.exists(path) and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        handle, temporary = tempfile.mkstemp(
+            prefix=".saving-", suffix=".keras", dir=os.path.dirname(os.path.abspath(path))
+        )
+        os.close(handle)
+        try:
+            super().save(temporary, overwrite=True, **kwargs)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+    def encoder(self) -> keras.Model:
+        """The deterministic encoder x → code scores (logits or z_mean), sharing this model's weights."""
+        return keras.Model(self.get_layer("x").output, self.get_layer(CODE_HEAD).output)
+
+
+def build_model(
+    method: str,
+    input_dim: int,
+    n_bits: int,
+    n_classes: int | None = None,
+    **options,
+) -> HashingAutoencoder:
+    """Builds the functional model of ``method`` (one of ``METHODS``), ready to ``train``.
+
+    ``options``: alpha, beta, gamma (SPEC §3), multilabel, pairs ("all" mirrors the reference,
+    "labelled" keeps only labelled pairs), hidden_units, temperature (τ), seed.
+    The unsupervised methods accept and ignore ``n_classes``.
+    """
+    return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)

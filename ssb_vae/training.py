@@ -1,0 +1,152 @@
+"""Training a hashing autoencoder, turning it into hash codes, and saving it safely."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from ssb_vae.batches import check_matrix, make_batches, normalize_rows
+from ssb_vae.models import HashingAutoencoder
+
+LOSS_TERMS = ("rec", "kl", "label", "pair", "loss")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss term."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises ``NonFiniteLossError`` naming the epoch and the first loss term that is not finite."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        for term in LOSS_TERMS:
+            value = (logs or {}).get(term)
+            if value is not None and not math.isfinite(float(value)):
+                raise NonFiniteLossError(
+                    f"loss term {term!r} became {float(value)} in epoch {epoch + 1}; training "
+                    "stopped. Lower alpha/gamma/beta or the learning rate, or check the inputs."
+                )
+
+
+def _check_model(model) -> HashingAutoencoder:
+    if not isinstance(model, HashingAutoencoder):
+        raise TypeError(
+            f"expected a model made by ssb_vae.build_model (or loaded after `import ssb_vae`), "
+            f"got {type(model).__name__}"
+        )
+    return model
+
+
+def label_matrix(labels, n_items: int, n_classes: int) -> np.ndarray:
+    """Labels as a float32 (n_items × n_classes) 0/1 matrix from class indices or a 0/1 matrix."""
+    labels = np.asarray(labels)
+    if labels.shape[0] != n_items:
+        raise ValueError(f"labels has {labels.shape[0]} rows but x has {n_items}")
+    if labels.ndim == 1:
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError("1-D labels must be integer class indices 0 … n_classes − 1")
+        if labels.min() < 0 or labels.max() >= n_classes:
+            raise ValueError(
+                f"class indices must lie in 0 … {n_classes - 1}, got {labels.min()} … {labels.max()}"
+            )
+        return np.eye(n_classes, dtype=np.float32)[labels]
+    if labels.ndim != 2 or labels.shape[1] != n_classes:
+        raise ValueError(
+            f"labels must be class indices or an (items × {n_classes}) 0/1 matrix, "
+            f"got shape {labels.shape}"
+        )
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError("a label matrix must hold only 0 and 1")
+    return labels.astype(np.float32)
+
+
+def labelled_mask(labelled, n_items: int) -> np.ndarray:
+    """The boolean labelled mask as float32 0/1, or a ValueError if it is not bool of length n."""
+    if labelled is None:
+        return np.ones(n_items, dtype=np.float32)
+    labelled = np.asarray(labelled)
+    if labelled.dtype != np.bool_ or labelled.shape != (n_items,):
+        raise ValueError(
+            f"labelled must be a boolean array of length {n_items}, "
+            f"got dtype {labelled.dtype} and shape {labelled.shape}"
+        )
+    return labelled.astype(np.float32)
+
+
+def training_features(model: HashingAutoencoder, x, target=None, labels=None, labelled=None) -> dict:
+    """Checks the training data against ``model`` and returns the model's input dict.
+
+    ``target`` defaults to x normalized to sum 1 per row; unlabelled items get the zero label
+    vector (SPEC §3), so they add nothing to the label loss.
+    """
+    x = check_matrix("x", x, n_columns=model.spec.input_dim)
+    n_items = x.shape[0]
+    target = normalize_rows(x) if target is None else check_matrix(
+        "target", target, n_columns=model.spec.input_dim, n_rows=n_items
+    )
+    features = {"x": x, "target": target}
+    if model.supervised:
+        if labels is None:
+            raise ValueError(f"method {model.method!r} is supervised: pass labels (and labelled)")
+        mask = labelled_mask(labelled, n_items)
+        features["labels"] = label_matrix(labels, n_items, model.spec.n_classes) * mask[:, None]
+        features["labelled"] = mask
+    return features
+
+
+def train(
+    model: HashingAutoencoder,
+    x,
+    target=None,
+    labels=None,
+    labelled=None,
+    epochs: int = 30,
+    batch_size: int = 100,
+    learning_rate: float = 1e-3,
+    seed: int | None = None,
+    verbose="auto",
+    callbacks: list | None = None,
+    jit_compile: bool = True,
+    steps_per_execution: int = 10,
+) -> keras.callbacks.History:
+    """Fits ``model`` with Adam (SPEC §2); returns the Keras history (one entry per loss term).
+
+    ``x`` and ``target`` may be scipy sparse: batches are densified on the fly. ``labels`` are
+    class indices or a 0/1 matrix; ``labelled`` is a boolean mask (default: all labelled).
+    The batch order is shuffled from ``seed`` (default: the model's seed). The model is compiled
+    on the first call; later calls continue with the same optimizer state.
+    """
+    _check_model(model)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    features = training_features(model, x, target, labels, labelled)
+    if not model.compiled:
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+        )
+    seed = model.spec.seed if seed is None else seed
+    batches = make_batches(features, batch_size, shuffle=True, seed=seed)
+    return model.fit(
+        batches,
+        epochs=epochs,
+        verbose=verbose,
+        shuffle=False,  # the batches are already shuffled, from the seed
+        callbacks=[StopOnNonFiniteLoss(), *(callbacks or [])],
+    )
+
+
+def hash_codes(model: HashingAutoencoder, x, batch_size: int = 1000) -> np.ndarray:
+    """Binary codes (uint8 0/1, items × bits) from the deterministic encoder (SPEC §4).
+
+    Bit j is 1 iff the code score (Bernoulli logit, or Gaussian mean) is positive.
+    """
+    _check_model(model)
+    x = check_matrix("x", x, n_columns=model.spec.input_dim)
+    inputs = make_batches({"x": x}, batch_size).map(lambda batch: batch["x"])
+    scores = model.encoder().predict(inputs, verbose=0)
+    return (scores > 0).astype(np.uint8)
