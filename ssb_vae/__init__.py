@@ -10,6 +10,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ssb_vae.models import METHODS, HashingAutoencoder, build_model  # noqa: E402
+from ssb_vae.evaluation import evaluate  # noqa: E402
 from ssb_vae.training import NonFiniteLossError, hash_codes, train  # noqa: E402
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "HashingAutoencoder",
     "NonFiniteLossError",
     "build_model",
+    "evaluate",
     "hash_codes",
     "train",
 ]

@@ -101,7 +101,7 @@ def evaluate(
         raise ValueError(
             f"db_codes have {db_codes.shape[1]} bits but query_codes have {query_codes.shape[1]}"
         )
-    ks = [int(k) for k in ks]
+    ks = sorted({int(k) for k in ks})
     if not ks or min(ks) < 1:
         raise ValueError(f"every K must be at least 1, got {ks}")
     n_db, n_queries = db_codes.shape[0], query_codes.shape[0]

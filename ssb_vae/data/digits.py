@@ -21,7 +21,7 @@ def load() -> Dataset:
         rng.choice(np.flatnonzero(labels == c), TEST_PER_CLASS, replace=False) for c in np.unique(labels)
     ]))
     rest = np.setdiff1d(np.arange(len(labels)), test_rows)
-    train_part, validation_part = split_indices(len(rest), (0.9, 0.1))
+    validation_part, train_part = split_indices(len(rest), (0.1, 0.9))
     whole = Split(x, normalize_rows(x), labels)
     parts = [whole.take(rest[train_part]), whole.take(rest[validation_part]), whole.take(test_rows)]
     return Dataset("digits", *parts, classes=tuple(str(c) for c in range(10)), multilabel=False)

@@ -1,0 +1,220 @@
+"""The data layer (SPEC §5): real archives, .mat and CSV files made here, the cache, errors."""
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+import scipy.sparse as sp
+
+from conftest import shared_file
+from ssb_vae.data import DatasetNotFoundError, load_dataset
+from ssb_vae.data.core import labelled_count
+from ssb_vae.data.text import snippet_tokens
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def snapshot(directory):
+    return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in directory.iterdir())
+
+
+def test_snippets_real_numbers(cache_dir):
+    source = shared_file("data-web-snippets.tar.gz").parent
+    before = snapshot(source)
+    data = load_dataset("snippets", data_dir=source, cache_dir=cache_dir)
+    assert len(data.classes) == 8 and not data.multilabel
+    assert len(data.train) + len(data.validation) == 10060
+    assert len(data.train) == 9054 and len(data.validation) == 1006
+    assert len(data.queries) == 2280 and data.n_features <= 10000
+    assert sp.isspmatrix_csr(data.database.x) and sp.isspmatrix_csr(data.database.target)
+    np.testing.assert_allclose(data.train.x[:5].toarray(), np.log1p(_counts(data.train.target[:5])), rtol=1e-5)
+    assert snapshot(source) == before  # nothing written beside the source
+
+
+def _counts(target):
+    # the target is tf / Σ tf; the smallest non-zero entry of a row is 1 / Σ tf for a count of 1
+    dense = target.toarray()
+    smallest = np.where(dense > 0, dense, np.inf).min(axis=1, keepdims=True)
+    return np.rint(dense / np.where(np.isfinite(smallest), smallest, 1))
+
+
+def test_20news_real_numbers_and_cache(cache_dir):
+    import time
+
+    source = shared_file("20news-bydate.tar.gz").parent
+    data = load_dataset("20news", data_dir=source, cache_dir=cache_dir, download=False)
+    assert len(data.classes) == 20 and data.n_features == 10000
+    # 18,846 posts split 60/20/20 (11,307 / 3,769 / 3,770), then empty posts dropped from each part
+    sizes = [len(data.train), len(data.validation), len(data.test)]
+    assert all(kept <= before for kept, before in zip(sizes, (11307, 3769, 3770)))
+    assert sum(sizes) >= 18846 - 50
+    for part in (data.train, data.validation, data.test):
+        assert (part.x.getnnz(axis=1) > 0).all()
+        np.testing.assert_allclose(part.target.sum(axis=1), 1.0, rtol=1e-4)
+    start = time.perf_counter()
+    again = load_dataset("20news", data_dir=source, cache_dir=cache_dir, download=False)
+    assert time.perf_counter() - start < 30
+    assert (again.train.x != data.train.x).nnz == 0
+    np.testing.assert_array_equal(again.test.labels, data.test.labels)
+
+
+def test_20news_split_sizes_before_dropping():
+    from ssb_vae.data.core import split_indices
+
+    parts = split_indices(18846, (0.6, 0.2, 0.2))
+    assert [len(p) for p in parts] == [11307, 3769, 3770]
+    assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(18846))
+
+
+def test_supervision_levels(digits):
+    n_train, n_val = len(digits.train), len(digits.validation)
+    sup = digits.with_supervision(level=0.1, seed=20)
+    assert sup.labelled[:n_train].sum() == n_train // 10
+    assert sup.labelled[n_train:].sum() == n_val // 10
+    np.testing.assert_array_equal(sup.labelled, digits.with_supervision(0.1, seed=20).labelled)
+    assert not np.array_equal(sup.labelled, digits.with_supervision(0.1, seed=144).labelled)
+    assert digits.with_supervision(1.0, seed=20).labelled.all()
+    assert labelled_count(10, 0.3) == 3  # ⌊0.3·10⌋ is 3, not 2
+    for bad in (0, -0.1, 1.01):
+        with pytest.raises(ValueError, match=r"level must lie in \(0, 1\]"):
+            digits.with_supervision(bad, seed=1)
+
+
+def test_digits_split(digits):
+    assert len(digits.test) == 200 and np.bincount(digits.test.labels).tolist() == [20] * 10
+    assert len(digits.validation) == (1797 - 200) // 10
+    assert digits.train.x.max() <= 1.0
+
+
+def write_mat(path, multilabel=False, drop=None):
+    rng = np.random.default_rng(0)
+    n_classes = 4
+    contents = {}
+    for part, n in (("train", 30), ("cv", 8), ("test", 10)):
+        x = sp.random(n, 25, density=0.3, format="csr", random_state=len(part))
+        if part == "train":
+            x = sp.lil_matrix(x)
+            x[3] = 0  # an all-zero training row is dropped
+            x = sp.csr_matrix(x)
+        if multilabel:
+            labels = (rng.random((n, n_classes)) < 0.4).astype(float)
+            labels[0] = [1, 1, 0, 0]
+        else:
+            labels = np.eye(n_classes)[rng.integers(0, n_classes, n)]
+        contents[part], contents[f"gnd_{part}"] = x, labels
+    if drop:
+        del contents[drop]
+    scipy.io.savemat(path, contents)
+    return contents
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_mat_files_load(tmp_path, multilabel):
+    path = tmp_path / ("tmc.tfidf.mat" if multilabel else "ng20.tfidf.mat")
+    contents = write_mat(path, multilabel)
+    data = load_dataset("tmc", data_dir=tmp_path, cache=False) if multilabel else load_dataset(str(path), cache=False)
+    assert data.multilabel == multilabel
+    assert len(data.train) == 29 and len(data.validation) == 8 and len(data.test) == 10
+    if multilabel:
+        assert data.train.labels.shape == (29, 4)
+    else:
+        np.testing.assert_array_equal(data.test.labels, contents["gnd_test"].argmax(axis=1))
+    np.testing.assert_allclose(data.test.x.toarray(), contents["test"].toarray(), rtol=1e-6)
+
+
+def test_mat_file_missing_a_matrix(tmp_path):
+    path = tmp_path / "broken.mat"
+    write_mat(path, drop="gnd_cv")
+    with pytest.raises(ValueError, match="lacks the matrices gnd_cv"):
+        load_dataset(str(path), cache=False)
+
+
+def test_mat_file_with_mismatched_lengths(tmp_path):
+    path = tmp_path / "uneven.mat"
+    contents = write_mat(path)
+    contents["gnd_test"] = contents["gnd_test"][:-1]
+    scipy.io.savemat(path, contents)
+    with pytest.raises(ValueError, match="test has 10 rows but gnd_test has 9"):
+        load_dataset(str(path), cache=False)
+
+
+def test_own_corpus_csv_single_and_multilabel(tmp_path):
+    words = ["alpha beta gamma", "gamma delta", "beta beta epsilon", "zeta eta theta", "theta iota"]
+    rows = [{"text": f"{words[i % 5]} doc{i} common{i % 3}", "label": "ab"[i % 2],
+             "tags": ["x|y", "y", "z|x"][i % 3]} for i in range(50)]
+    path = tmp_path / "corpus.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    single = load_dataset(str(path), cache_dir=tmp_path / "cache")
+    assert single.classes == ("a", "b") and not single.multilabel
+    assert sp.isspmatrix_csr(single.train.x) and len(single.train) == 30
+    multi = load_dataset(str(path), cache_dir=tmp_path / "cache", label_column="tags", label_delimiter="|")
+    assert multi.multilabel and multi.classes == ("x", "y", "z") and multi.train.labels.shape[1] == 3
+    with pytest.raises(ValueError, match="no column 'body'"):
+        load_dataset(str(path), cache=False, text_column="body")
+
+
+def test_cache_is_invalidated_when_the_source_changes_and_not_written_on_failure(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    cache = tmp_path / "cache"
+    (source / "train.txt").write_text("red apple fruit food\ngreen pear fruit food\nfast car motor vehicle\n" * 4)
+    (source / "test.txt").write_text("yellow banana fruit food\n")
+    first = load_dataset("snippets", data_dir=source, cache_dir=cache)
+    assert len(list(cache.glob("*.npz"))) == 1
+    (source / "test.txt").write_text("yellow banana fruit food\nblue truck motor vehicle\n")
+    second = load_dataset("snippets", data_dir=source, cache_dir=cache)
+    assert len(first.test) == 1 and len(second.test) == 2
+    (source / "test.txt").write_text("broken\n")  # a line without words before its class
+    with pytest.raises(ValueError, match="expected words then a class"):
+        load_dataset("snippets", data_dir=source, cache_dir=cache)
+    assert len(list(cache.glob("*.npz"))) == 2 and not list(cache.glob(".writing-*"))
+
+
+def test_snippet_tokens():
+    assert snippet_tokens("the -web_ 3dx x2y ab abc __init__") == ["the", "web", "x2y", "abc", "init"]
+
+
+def test_missing_file_says_what_and_where(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match=r"data-web-snippets.tar.gz.*found in .*Phan"):
+        load_dataset("snippets", data_dir=tmp_path, cache=False)
+    with pytest.raises(DatasetNotFoundError, match=r"20news-bydate.tar.gz.*fetch_20newsgroups"):
+        load_dataset("20news", data_dir=tmp_path, cache=False, download=False)
+    with pytest.raises(DatasetNotFoundError, match="tmc.tfidf.mat"):
+        load_dataset("tmc", data_dir=tmp_path, cache=False)
+
+
+def test_truncated_archive(tmp_path):
+    original = shared_file("data-web-snippets.tar.gz")
+    (tmp_path / original.name).write_bytes(original.read_bytes()[:200_000])
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        load_dataset("snippets", data_dir=tmp_path, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+
+
+def test_unknown_dataset_lists_the_known_ones():
+    with pytest.raises(ValueError, match="known datasets: digits, 20news, snippets, tmc, cifar10"):
+        load_dataset("mnist")
+
+
+def test_cifar10_features_command_and_loader(tmp_path):
+    from ssb_vae.data import cifar10
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    features = cifar10.vgg16_features(images, weights=None)
+    assert features.shape == (4, 512) and np.isfinite(features).all()
+
+    # the loader on a small features file of the same layout: 210 items per class
+    labels = np.repeat(np.arange(10), 210)
+    np.save(tmp_path / cifar10.FEATURES, rng.normal(size=(2100, 512)).astype(np.float32))
+    np.save(tmp_path / cifar10.LABELS, labels)
+    data = load_dataset("cifar10", data_dir=tmp_path, cache=False)
+    assert len(data.test) == 1000 and np.bincount(data.test.labels).tolist() == [100] * 10
+    assert len(data.validation) == 1000 and len(data.train) == 100
+    np.testing.assert_allclose(data.train.x.mean(axis=0), 0, atol=1e-4)

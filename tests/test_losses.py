@@ -1,0 +1,149 @@
+"""Each SPEC §3 term, as the package computes it, against the numpy reference."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+import reference
+import ssb_vae
+from ssb_vae import layers, losses
+
+
+def as_numpy(tensor):
+    return np.asarray(ops.convert_to_numpy(tensor), dtype=np.float64)
+
+
+@pytest.fixture
+def batch(rng):
+    n, d, bits, classes = 6, 9, 5, 4
+    t = rng.random((n, d))
+    t /= t.sum(axis=1, keepdims=True)
+    x_hat = reference.softmax(rng.normal(size=(n, d)) * 3)
+    x_hat[0, 0] = 1e-12  # below the 1e-7 clip
+    return {
+        "t": t.astype(np.float32),
+        "x_hat": x_hat.astype(np.float32),
+        "mean": rng.normal(size=(n, bits)).astype(np.float32),
+        "log_var": rng.normal(size=(n, bits)).astype(np.float32),
+        "logits": (rng.normal(size=(n, bits)) * 2).astype(np.float32),
+        "b": rng.random((n, bits)).astype(np.float32),
+        "label_logits": rng.normal(size=(n, classes)).astype(np.float32),
+        "y": np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)],
+        "multi_y": (rng.random((n, classes)) < 0.4).astype(np.float32),
+        "m": np.array([1, 1, 0, 1, 0, 1], dtype=np.float32),
+    }
+
+
+def test_reconstruction_matches_reference(batch):
+    got = as_numpy(losses.reconstruction(batch["t"], batch["x_hat"]))
+    np.testing.assert_allclose(got, reference.reconstruction(batch["t"], batch["x_hat"]), rtol=1e-5)
+
+
+def test_gaussian_kl_matches_reference(batch):
+    got = as_numpy(losses.gaussian_kl(batch["mean"], batch["log_var"]))
+    np.testing.assert_allclose(got, reference.gaussian_kl(batch["mean"], batch["log_var"]), rtol=1e-5)
+
+
+def test_bernoulli_kl_matches_reference(batch):
+    got = as_numpy(losses.bernoulli_kl(batch["logits"]))
+    np.testing.assert_allclose(got, reference.bernoulli_kl(batch["logits"]), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_label_cross_entropy_matches_reference_and_ignores_unlabelled(batch, multilabel):
+    y = batch["multi_y"] if multilabel else batch["y"]
+    y = y * batch["m"][:, None]  # unlabelled items carry y = 0
+    logits = batch["label_logits"]
+    probs = reference.sigmoid(logits) if multilabel else reference.softmax(logits)
+    got = as_numpy(losses.label_cross_entropy(y, logits, batch["m"], multilabel))
+    expected = reference.cross_entropy(y, probs, batch["m"], multilabel)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert (got[batch["m"] == 0] == 0).all()
+
+
+def test_label_loss_layer_divides_by_batch_size_not_labelled_count(batch):
+    layer = layers.LabelLoss(weight=3.0)
+    y = batch["y"] * batch["m"][:, None]
+    layer([y, batch["label_logits"], batch["m"]])
+    expected = reference.cross_entropy(y, reference.softmax(batch["label_logits"]), batch["m"], False)
+    np.testing.assert_allclose(as_numpy(layer.losses[0]), 3.0 * expected.sum() / len(y), rtol=1e-5)
+
+
+def test_pairwise_is_a_sum_over_all_ordered_pairs(batch):
+    similarity = batch["y"] @ batch["y"].T
+    got = float(as_numpy(losses.pairwise_hamming_hinge(batch["b"], similarity)))
+    assert got == pytest.approx(reference.pairwise(batch["b"], similarity), rel=1e-5)
+
+
+def test_pairwise_pushes_unlabelled_pairs_apart_by_default_and_can_skip_them(batch):
+    m = batch["m"]
+    y = batch["y"] * m[:, None]
+    codes = batch["b"]
+    default = layers.PairwiseHammingLoss(weight=2.0)
+    default([codes, y, m])
+    expected_all = reference.pairwise(codes, y @ y.T)
+    assert float(as_numpy(default.losses[0])) == pytest.approx(2.0 * expected_all, rel=1e-5)
+
+    labelled_only = layers.PairwiseHammingLoss(weight=2.0, pairs="labelled")
+    labelled_only([codes, y, m])
+    expected_labelled = reference.pairwise(codes, y @ y.T, weights=np.outer(m, m))
+    assert float(as_numpy(labelled_only.losses[0])) == pytest.approx(2.0 * expected_labelled, rel=1e-5)
+    assert expected_labelled < expected_all  # unlabelled pairs did contribute hinge terms
+
+
+def test_bernoulli_sampling_is_the_gumbel_sigmoid_relaxation():
+    logits = np.full((20000, 1), 0.8, dtype=np.float32)
+    sample = as_numpy(layers.BernoulliSampling(temperature=0.67, seed=5)(logits))
+    assert ((sample >= 0) & (sample <= 1)).all() and 0.2 < sample.std() < 0.5
+    # P(b > 1/2) = P(logits + logistic noise > 0) = sigmoid(logits)
+    assert (sample > 0.5).mean() == pytest.approx(reference.sigmoid(0.8), abs=0.015)
+
+
+def model_inputs(rng, n, d, classes, multilabel=False):
+    x = rng.random((n, d)).astype(np.float32)
+    t = x / x.sum(axis=1, keepdims=True)
+    labelled = np.array([1, 0, 1, 1, 0, 1, 1, 0][:n], dtype=np.float32)
+    if multilabel:
+        y = (rng.random((n, classes)) < 0.5).astype(np.float32)
+    else:
+        y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)]
+    return {"x": x, "target": t, "labels": y * labelled[:, None], "labelled": labelled}
+
+
+@pytest.mark.parametrize("method", ssb_vae.METHODS)
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_model_total_loss_is_the_spec_formula(rng, method, multilabel):
+    """The sum of the model's added losses equals the SPEC §3 total computed from its outputs."""
+    if multilabel and method in ("vdsh", "bvae"):
+        pytest.skip("unsupervised methods have no labels")
+    alpha, beta, gamma = 0.7, 0.3, 2.5
+    n, d, classes = 8, 12, 3
+    model = ssb_vae.build_model(method, input_dim=d, n_bits=6, n_classes=classes, alpha=alpha,
+                                beta=beta, gamma=gamma, multilabel=multilabel, hidden_units=10, seed=3)
+    inputs = model_inputs(rng, n, d, classes, multilabel)
+    if not model.supervised:
+        inputs = {"x": inputs["x"], "target": inputs["target"]}
+    outputs = {k: as_numpy(v) for k, v in model(inputs, training=True).items()}
+    total = float(sum(as_numpy(loss) for loss in model.losses))
+
+    t, m, y = inputs["target"], inputs.get("labelled"), inputs.get("labels")
+    expected = reference.reconstruction(t, outputs["reconstruction"]).mean()
+    if method in ("vdsh", "vdsh-s"):
+        z_log_var = as_numpy(model.get_layer("z_log_var")(_trunk(model, inputs["x"])))
+        expected += beta * reference.gaussian_kl(outputs["code_scores"], z_log_var).mean()
+    else:
+        expected += beta * reference.bernoulli_kl(outputs["code_scores"]).mean()
+    if method == "vdsh-s":
+        expected += alpha * reference.cross_entropy(y, outputs["label_probs"], m, multilabel).sum() / n
+    if method in ("phs-gs", "ssb-vae"):
+        ce = reference.cross_entropy(y, outputs["label_probs"], m, multilabel).sum() / n
+        source = y if method == "phs-gs" else outputs["label_probs"]
+        expected += alpha * (gamma * ce + reference.pairwise(outputs["sample"], source @ source.T))
+    assert total == pytest.approx(expected, rel=2e-4)
+
+
+def _trunk(model, x):
+    import keras
+
+    trunk = keras.Model(model.get_layer("x").output, model.get_layer("encoder_bn_2").output)
+    return trunk(x, training=True)
