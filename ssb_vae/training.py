@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 
 import keras
 import numpy as np
@@ -11,6 +12,7 @@ from ssb_vae.batches import check_matrix, make_batches, normalize_rows
 from ssb_vae.models import HashingAutoencoder
 
 LOSS_TERMS = ("rec", "kl", "label", "pair", "loss")
+_ENCODERS: "weakref.WeakKeyDictionary[HashingAutoencoder, keras.Model]" = weakref.WeakKeyDictionary()
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -148,5 +150,7 @@ def hash_codes(model: HashingAutoencoder, x, batch_size: int = 1000) -> np.ndarr
     _check_model(model)
     x = check_matrix("x", x, n_columns=model.spec.input_dim)
     inputs = make_batches({"x": x}, batch_size).map(lambda batch: batch["x"])
-    scores = model.encoder().predict(inputs, verbose=0)
+    if model not in _ENCODERS:  # one encoder per model, so predict is traced once
+        _ENCODERS[model] = model.encoder()
+    scores = _ENCODERS[model].predict(inputs, verbose=0)
     return (scores > 0).astype(np.uint8)

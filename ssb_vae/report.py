@@ -1,0 +1,121 @@
+"""Tables and plots from a results CSV: ``python -m ssb_vae.report results/X.csv``.
+
+The paper's table (SPEC §7): the mean of a metric over repetitions, one row per (dataset, bits,
+algorithm), one column per supervision level, written as CSV and LaTeX. Plots: the metric against
+the level, one line per method with a band from the lowest to the highest repetition.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ROW_KEYS = ["dataset", "bits", "algorithm"]
+METHOD_ORDER = ["SSB_VAE", "PHS_GS", "VDSH_S", "BVAE", "VDSH"]
+
+
+def load_results(path) -> pd.DataFrame:
+    from ssb_vae.runner import COLUMNS
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no results file {path}")
+    results = pd.read_csv(path)
+    missing = [column for column in ("dataset", "algorithm", "level", "bits") if column not in results]
+    if missing or results.empty:
+        raise ValueError(f"{path} is not a results CSV of run_experiments.py (expected columns {COLUMNS[:6]}…)")
+    return results
+
+
+def _rank(algorithm: str) -> int:
+    return METHOD_ORDER.index(algorithm) if algorithm in METHOD_ORDER else len(METHOD_ORDER)
+
+
+def _ordered(algorithms) -> list[str]:
+    return sorted(algorithms, key=_rank)
+
+
+def paper_table(results: pd.DataFrame, metric: str = "p@100") -> pd.DataFrame:
+    """Mean of ``metric`` over repetitions: rows (dataset, bits, algorithm), columns the levels."""
+    if metric not in results:
+        raise ValueError(f"no column {metric!r} in the results; columns: {', '.join(results.columns)}")
+    table = results.groupby(ROW_KEYS + ["level"])[metric].mean().unstack("level")
+    table.columns = [f"{level:g}" for level in table.columns]
+    return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2])))]
+
+
+def plot_metric(results: pd.DataFrame, metric: str, dataset: str, bits: int, path: Path) -> Path:
+    """One figure: ``metric`` against the level, a line per method, min–max band over repetitions."""
+    subset = results[(results["dataset"] == dataset) & (results["bits"] == bits)]
+    figure, axes = plt.subplots(figsize=(6.4, 4.2))
+    for algorithm in _ordered(subset["algorithm"].unique()):
+        stats = subset[subset["algorithm"] == algorithm].groupby("level")[metric].agg(["mean", "min", "max", "count"])
+        line, = axes.plot(stats.index, stats["mean"], marker="o", label=algorithm.replace("_", "-"))
+        if (stats["count"] > 1).any():
+            axes.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.2)
+    repetitions = int(subset.groupby(["algorithm", "level"]).size().max())
+    axes.set_xlabel("supervision level (fraction of labelled training items)")
+    axes.set_ylabel(metric.upper() if metric.startswith("map") else metric.capitalize())
+    band = f"; band: min–max over {repetitions} repetitions" if repetitions > 1 else ""
+    axes.set_title(f"{dataset}, {bits} bits (mean{band})", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def _safe(metric: str) -> str:
+    return metric.replace("@", "")
+
+
+def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFrame, list[Path]]:
+    """Writes the table (CSV + LaTeX) of each metric and one plot per (dataset, bits, metric).
+
+    Returns the table of the first metric and the paths written (beside the CSV by default).
+    """
+    csv_path = Path(csv_path)
+    results = load_results(csv_path)
+    out_dir = Path(out_dir) if out_dir else csv_path.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, first_table = [], None
+    for metric in metrics:
+        table = paper_table(results, metric)
+        first_table = table if first_table is None else first_table
+        stem = out_dir / f"{csv_path.stem}_{_safe(metric)}_table"
+        table.to_csv(stem.with_suffix(".csv"), float_format="%.4f")
+        stem.with_suffix(".tex").write_text(
+            table.to_latex(float_format="%.4f", caption=f"Mean {metric} over repetitions", escape=True)
+        )
+        written += [stem.with_suffix(".csv"), stem.with_suffix(".tex")]
+        for (dataset, bits), _ in results.groupby(["dataset", "bits"]):
+            name = f"{csv_path.stem}_{dataset}_{bits}bits_{_safe(metric)}.png"
+            written.append(plot_metric(results, metric, dataset, int(bits), out_dir / name))
+    return first_table, written
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ssb_vae.report",
+                                     description="Tables (CSV, LaTeX) and plots from a results CSV.")
+    parser.add_argument("csv", help="a results CSV written by run_experiments.py")
+    parser.add_argument("--metric", nargs="+", default=["p@100"],
+                        help="metric columns to tabulate and plot (default: p@100)")
+    parser.add_argument("--out", default=None, help="output folder (default: beside the CSV)")
+    args = parser.parse_args(argv)
+    try:
+        table, written = write_report(args.csv, args.out, args.metric)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    print("wrote " + ", ".join(str(path) for path in written))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""The batch runner: a grid of runs, one CSV row per trained model (SPEC §7), resumable.
+
+Each grid point is (dataset, method, bits, level, repetition); repetition r uses seed
+``SEEDS[r]`` for everything random in the run. Points run serially, in N local processes, or
+as Ray tasks; the driver alone writes the CSV, appending each row whole as it arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from ssb_vae.models import METHODS, check_method
+from ssb_vae.presets import DEFAULTS, paper_hyperparameters
+
+SEEDS = (20, 144, 1028, 2044, 101, 6077, 621, 1981, 2806, 79)
+ALGORITHMS = {"vdsh": "VDSH", "bvae": "BVAE", "vdsh-s": "VDSH_S", "phs-gs": "PHS_GS", "ssb-vae": "SSB_VAE"}
+METRICS = ("p@100", "r@100", "p@1000", "p@5000", "map@100", "map@1000", "map@5000")
+COLUMNS = (
+    "dataset", "algorithm", "level", "alpha", "beta", "gamma", *METRICS, "added_val_flag",
+    "seed_used", "bits", "epochs", "batch_size", "repetition", "n_labelled", "final_loss",
+    "train_seconds", "eval_seconds",
+)
+KEY_COLUMNS = ("dataset", "algorithm", "bits", "level", "alpha", "beta", "gamma", "seed_used")
+KEY_TYPES = (str, str, int, float, float, float, float, int)
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One training run of the grid, with everything needed to run it in another process."""
+
+    dataset: str
+    method: str
+    bits: int
+    level: float
+    repetition: int
+    alpha: float
+    beta: float
+    gamma: float
+    epochs: int
+    batch_size: int
+    data_dir: str
+    cache_dir: str | None = None
+    save_models: str | None = None
+    verbose: int = 0
+
+    @property
+    def seed(self) -> int:
+        return SEEDS[self.repetition]
+
+    @property
+    def key(self) -> tuple:
+        values = (self.dataset, ALGORITHMS[self.method], self.bits, self.level,
+                  self.alpha, self.beta, self.gamma, self.seed)
+        return tuple(kind(value) for kind, value in zip(KEY_TYPES, values))
+
+    def model_path(self) -> Path:
+        name = (f"{Path(self.dataset).stem}_{self.method}_{self.bits}bits_level{self.level:g}"
+                f"_a{self.alpha:g}_b{self.beta:g}_g{self.gamma:g}_seed{self.seed}.keras")
+        return Path(self.save_models) / name
+
+    def describe(self) -> str:
+        return (f"{self.dataset} {self.method} {self.bits} bits level {self.level:g} "
+                f"seed {self.seed} (α={self.alpha:g}, β={self.beta:g}, γ={self.gamma:g})")
+
+
+def run_point(point: GridPoint) -> dict:
+    """Trains and evaluates one grid point; returns its CSV row."""
+    import keras
+
+    from ssb_vae.data import load_dataset
+    from ssb_vae.evaluation import evaluate
+    from ssb_vae.models import build_model
+    from ssb_vae.training import hash_codes, train
+
+    data = load_dataset(point.dataset, data_dir=point.data_dir, cache_dir=point.cache_dir)
+    supervised = data.with_supervision(point.level, seed=point.seed)
+    database, queries = supervised.database, supervised.queries
+
+    keras.utils.set_random_seed(point.seed)  # seeding block: python, numpy and the backend
+    model = build_model(point.method, input_dim=data.n_features, n_bits=point.bits,
+                        n_classes=len(data.classes), multilabel=data.multilabel,
+                        alpha=point.alpha, beta=point.beta, gamma=point.gamma, seed=point.seed)
+    started = time.perf_counter()
+    history = train(model, database.x, target=database.target, labels=database.labels,
+                    labelled=supervised.labelled, epochs=point.epochs,
+                    batch_size=point.batch_size, seed=point.seed, verbose=point.verbose)
+    train_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    scores = evaluate(hash_codes(model, database.x), hash_codes(model, queries.x),
+                      database.labels, queries.labels, ks=(100, 1000, 5000))
+    eval_seconds = time.perf_counter() - started
+    if point.save_models:
+        model.save(point.model_path(), overwrite=False)
+
+    dataset, algorithm, bits, level, alpha, beta, gamma, seed = point.key
+    return {
+        "dataset": dataset, "algorithm": algorithm, "level": level,
+        "alpha": alpha, "beta": beta, "gamma": gamma,
+        **{metric: scores[metric] for metric in METRICS},
+        "added_val_flag": True, "seed_used": seed, "bits": bits,
+        "epochs": point.epochs, "batch_size": point.batch_size, "repetition": point.repetition,
+        "n_labelled": int(supervised.labelled.sum()),
+        "final_loss": history.history["loss"][-1],
+        "train_seconds": round(train_seconds, 3), "eval_seconds": round(eval_seconds, 3),
+    }
+
+
+def run_point_safely(point: GridPoint) -> tuple[GridPoint, dict | None, str | None]:
+    """``run_point`` that returns its error as text instead of raising, so the grid goes on."""
+    try:
+        return point, run_point(point), None
+    except Exception as error:  # noqa: BLE001 - any failure of one run is recorded, not fatal
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return point, None, detail
+
+
+class ResultsFile:
+    """The results CSV: header checked before anything runs, rows appended whole and flushed."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.errors_path = self.path.with_suffix(".errors.log")
+        if self.path.exists() and self.path.stat().st_size > 0:
+            with open(self.path, newline="") as handle:
+                header = next(csv.reader(handle), [])
+            if tuple(header) != COLUMNS:
+                raise ValueError(
+                    f"{self.path} exists with other columns ({', '.join(header[:6])}, …); it is "
+                    "left untouched. Choose another --out, or move that file away."
+                )
+
+    def check_writable(self) -> None:
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as error:
+            raise ValueError(
+                f"cannot write results to {directory} ({error.strerror}); choose a writable --out"
+            ) from None
+
+    def done_keys(self) -> set[tuple]:
+        if not self.path.exists():
+            return set()
+        with open(self.path, newline="") as handle:
+            return {
+                tuple(kind(row[column]) for kind, column in zip(KEY_TYPES, KEY_COLUMNS))
+                for row in csv.DictReader(handle)
+            }
+
+    def _append(self, path: Path, line: str) -> None:
+        with open(path, "a", newline="") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def append(self, row: dict) -> None:
+        """Appends one row (and the header first, into a new file) in a single flushed write."""
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        header = _csv_line(COLUMNS) if new else ""
+        self._append(self.path, header + _csv_line([row[column] for column in COLUMNS]))
+
+    def record_error(self, point: GridPoint, error: str) -> None:
+        entry = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "run": asdict(point), "error": error}
+        self._append(self.errors_path, json.dumps(entry) + "\n")
+
+
+def _csv_line(values) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(
+        [repr(v) if isinstance(v, float) else v for v in values]
+    )
+    return buffer.getvalue()
+
+
+def _limit_threads(threads: int) -> None:
+    """Runs in each worker process before TensorFlow starts: N jobs share the cores."""
+    for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def _execute_local(points, jobs: int, on_result) -> None:
+    if jobs == 1:
+        for point in points:
+            on_result(*run_point_safely(point))
+        return
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                             initializer=_limit_threads, initargs=(threads,)) as pool:
+        futures = [pool.submit(run_point_safely, point) for point in points]
+        for future in as_completed(futures):
+            on_result(*future.result())
+
+
+def _execute_ray(points, address: str | None, on_result) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        threads = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        ray.init(address=address, runtime_env={"env_vars": threads}, log_to_driver=False)
+    task = ray.remote(num_cpus=1)(run_point_safely)
+    pending = [task.remote(point) for point in points]
+    while pending:
+        finished, pending = ray.wait(pending, num_returns=1)
+        on_result(*ray.get(finished[0]))
+
+
+def hyperparameters(args, dataset: str, bits: int, method: str, level: float) -> dict[str, float]:
+    """α, β, γ of a grid point: the preset (paper or package default), then explicit overrides."""
+    if args.preset == "paper":
+        values = paper_hyperparameters(dataset, bits, method, level)
+    else:
+        values = dict(DEFAULTS[method])
+    overrides = {"alpha": args.alpha, "beta": args.beta, "gamma": args.gamma}
+    values.update({name: value for name, value in overrides.items() if value is not None})
+    return values
+
+
+def build_grid(args) -> list[GridPoint]:
+    """Every (dataset, method, bits, level, repetition) of the command line, checked."""
+    from ssb_vae.data.core import check_level
+
+    methods = [check_method(method) for method in args.methods]
+    for bits in args.bits:
+        if bits < 1:
+            raise ValueError(f"--bits must be at least 1, got {bits}")
+    levels = [check_level(level) for level in args.levels]
+    if not 1 <= args.reps <= len(SEEDS):
+        raise ValueError(f"--reps must be between 1 and {len(SEEDS)} (one seed each), got {args.reps}")
+    for name in ("epochs", "batch_size", "jobs"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    return [
+        GridPoint(dataset=dataset, method=method, bits=bits, level=level, repetition=repetition,
+                  epochs=args.epochs, batch_size=args.batch_size, data_dir=str(args.data_dir),
+                  cache_dir=args.cache_dir, save_models=args.save_models,
+                  verbose=2 if args.verbose else 0,
+                  **hyperparameters(args, dataset, bits, method, level))
+        for dataset in args.dataset
+        for bits in args.bits
+        for method in methods
+        for level in levels
+        for repetition in range(args.reps)
+    ]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_experiments.py",
+        description="Train a grid of hashing autoencoders and write one CSV row per model "
+                    "(SPEC §7). With no arguments: a quick demonstration on the bundled digits.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--dataset", nargs="+", default=["digits"],
+                   help="datasets: digits, 20news, snippets, tmc, cifar10, or .mat/.csv/.tsv paths")
+    p.add_argument("--methods", nargs="+", default=["vdsh-s", "phs-gs", "ssb-vae"],
+                   help=f"methods among {', '.join(METHODS)}")
+    p.add_argument("--bits", nargs="+", type=int, default=[16], help="code lengths")
+    p.add_argument("--levels", nargs="+", type=float, default=[0.1, 0.5, 1.0],
+                   help="supervision levels: fractions of labelled items in (0, 1]")
+    p.add_argument("--reps", type=int, default=1, help=f"repetitions (seeds {list(SEEDS)} in order)")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=100, help="mini-batch size")
+    p.add_argument("--preset", choices=["default", "paper"], default="default",
+                   help="α, β, γ: 'paper' = the reference experiments' table (SPEC §8), "
+                        "'default' = the package defaults")
+    p.add_argument("--alpha", type=float, help="override α for every run")
+    p.add_argument("--beta", type=float, help="override β for every run")
+    p.add_argument("--gamma", type=float, help="override γ for every run")
+    p.add_argument("--data-dir", default="data", help="folder holding the dataset files")
+    p.add_argument("--cache-dir", default=None, help="preprocessed-data cache (default ~/.cache/ssb_vae)")
+    p.add_argument("--out", default=None,
+                   help="results CSV (default results/<dataset>.csv); rows already in it are skipped")
+    p.add_argument("--save-models", metavar="DIR", default=None, help="save every trained model here")
+    p.add_argument("--jobs", type=int, default=1, help="grid points run at once on this machine")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="'local' processes, or Ray tasks (pip install -r requirements-ray.txt)")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: a local Ray)")
+    p.add_argument("--no-report", action="store_true", help="skip the table and plot at the end")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Keras' per-epoch progress")
+    return p
+
+
+def default_output(datasets: list[str]) -> Path:
+    name = "_".join(Path(d).stem for d in datasets)
+    return Path("results") / f"{name}.csv"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ssb_vae.data import DatasetNotFoundError, load_dataset
+    from ssb_vae.presets import PresetMissingError
+
+    arg_parser = parser()
+    args = arg_parser.parse_args(argv)
+    out = Path(args.out) if args.out else default_output(args.dataset)
+    try:
+        grid = build_grid(args)
+        results = ResultsFile(out)
+        results.check_writable()
+        if args.backend == "ray":
+            try:
+                import ray  # noqa: F401
+            except ImportError:
+                raise ValueError("--backend ray needs Ray: pip install -r requirements-ray.txt") from None
+        for dataset in args.dataset:  # fails early on a missing file, and fills the cache
+            load_dataset(dataset, data_dir=args.data_dir, cache_dir=args.cache_dir)
+    except (ValueError, PresetMissingError, DatasetNotFoundError) as error:
+        arg_parser.error(str(error))
+
+    done = results.done_keys()
+    todo = [point for point in grid if point.key not in done]
+    print(f"{len(grid)} runs in the grid, {len(grid) - len(todo)} already in {out}, {len(todo)} to run")
+    failures = _run(todo, args, results)
+    if not args.no_report and out.exists():
+        from ssb_vae.report import write_report
+
+        table, written = write_report(out)
+        print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+        print("wrote " + ", ".join(str(path) for path in written))
+    if failures:
+        print(f"{failures} run(s) failed; see {results.errors_path}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _run(points: list[GridPoint], args, results: ResultsFile) -> int:
+    from tqdm import tqdm
+
+    if args.save_models:
+        Path(args.save_models).mkdir(parents=True, exist_ok=True)
+    failures = 0
+    progress = tqdm(total=len(points), unit="run", desc="grid", disable=not points)
+
+    def on_result(point: GridPoint, row: dict | None, error: str | None) -> None:
+        nonlocal failures
+        if error is None:
+            results.append(row)
+            progress.set_postfix_str(f"{point.method} {point.level:g}: p@100={row['p@100']:.3f}")
+        else:
+            failures += 1
+            results.record_error(point, error)
+            progress.write(f"FAILED {point.describe()}: {error}")
+        progress.update()
+
+    if args.backend == "ray":
+        _execute_ray(points, args.ray_address, on_result)
+    else:
+        _execute_local(points, args.jobs, on_result)
+    progress.close()
+    return failures

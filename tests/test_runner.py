@@ -1,0 +1,160 @@
+"""The batch runner, its CSV, resuming, backends, reports, the hash command, and bad input."""
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssb_vae import hash as hash_command
+from ssb_vae import report, runner
+
+QUICK = ["--levels", "0.5", "--epochs", "2", "--methods", "phs-gs", "ssb-vae"]
+
+
+def rows_of(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def metric_rows(path):
+    keep = list(runner.KEY_COLUMNS) + list(runner.METRICS) + ["n_labelled", "final_loss"]
+    return sorted(tuple(row[c] for c in keep) for row in rows_of(path))
+
+
+@pytest.fixture(scope="module")
+def serial_csv(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial") / "digits.csv"
+    models = out.parent / "models"
+    assert runner.main([*QUICK, "--out", str(out), "--save-models", str(models)]) == 0
+    return out
+
+
+def test_default_command_writes_spec_csv_table_and_plot(serial_csv):
+    with open(serial_csv, newline="") as handle:
+        header = next(csv.reader(handle))
+    assert header[:15] == ["dataset", "algorithm", "level", "alpha", "beta", "gamma", "p@100", "r@100",
+                           "p@1000", "p@5000", "map@100", "map@1000", "map@5000", "added_val_flag",
+                           "seed_used"]
+    assert {"bits", "epochs", "train_seconds", "eval_seconds"} <= set(header)
+    rows = rows_of(serial_csv)
+    assert [r["algorithm"] for r in rows] == ["PHS_GS", "SSB_VAE"]
+    assert all(r["seed_used"] == "20" and r["dataset"] == "digits" for r in rows)
+    assert all(0 <= float(r["p@100"]) <= 1 for r in rows)
+    directory = serial_csv.parent
+    assert (directory / "digits_p100_table.csv").exists() and (directory / "digits_p100_table.tex").exists()
+    assert (directory / "digits_digits_16bits_p100.png").stat().st_size > 10_000
+    assert len(list((directory / "models").glob("digits_*_16bits_level0.5_*_seed20.keras"))) == 2
+
+
+def test_resume_skips_rows_already_in_the_csv(serial_csv, capsys):
+    before = serial_csv.read_bytes()
+    assert runner.main([*QUICK, "--out", str(serial_csv), "--no-report"]) == 0
+    assert "2 already in" in capsys.readouterr().out
+    assert serial_csv.read_bytes() == before
+
+
+def test_two_local_jobs_give_the_same_rows(serial_csv, tmp_path):
+    out = tmp_path / "parallel.csv"
+    assert runner.main([*QUICK, "--out", str(out), "--jobs", "2", "--no-report"]) == 0
+    assert metric_rows(out) == metric_rows(serial_csv)
+
+
+def test_ray_backend_gives_the_same_rows(serial_csv, tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
+    try:
+        out = tmp_path / "ray.csv"
+        assert runner.main([*QUICK, "--out", str(out), "--backend", "ray", "--no-report"]) == 0
+        assert metric_rows(out) == metric_rows(serial_csv)
+    finally:
+        ray.shutdown()
+
+
+def test_failed_run_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
+    out = tmp_path / "nan.csv"
+    code = runner.main(["--methods", "bvae", "ssb-vae", "--levels", "1.0", "--epochs", "1",
+                        "--alpha", "1e38", "--gamma", "1e38", "--out", str(out), "--no-report"])
+    assert code == 1
+    assert [r["algorithm"] for r in rows_of(out)] == ["BVAE"]
+    log = (tmp_path / "nan.errors.log").read_text()
+    assert "ssb-vae" in log and "became" in log
+    assert "FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--dataset", "mnist"], "known datasets: digits, 20news"),
+        (["--methods", "ssb"], "valid methods: vdsh, bvae"),
+        (["--levels", "1.5"], r"level must lie in \(0, 1\]"),
+        (["--bits", "0"], "--bits must be at least 1"),
+        (["--preset", "paper"], "no entry for dataset=digits, bits=16, method=vdsh-s, level=0.1.*--alpha"),
+    ],
+)
+def test_bad_arguments_fail_before_training(arguments, message, tmp_path, capsys):
+    out = tmp_path / "x.csv"
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main([*arguments, "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert pd.Series([capsys.readouterr().err]).str.contains(message).all()
+    assert not out.exists()
+
+
+def test_existing_csv_with_other_columns_is_refused_and_kept(tmp_path, capsys):
+    out = tmp_path / "other.csv"
+    out.write_text("a,b\n1,2\n")
+    with pytest.raises(SystemExit):
+        runner.main(["--out", str(out)])
+    assert "exists with other columns" in capsys.readouterr().err
+    assert out.read_text() == "a,b\n1,2\n"
+
+
+def test_unwritable_output_directory(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit):
+        runner.main(["--out", str(blocker / "sub" / "x.csv")])
+    assert "choose a writable --out" in capsys.readouterr().err
+
+
+def test_paper_preset_lookup():
+    from ssb_vae.presets import paper_hyperparameters
+
+    assert paper_hyperparameters("20news", 16, "ssb-vae", 0.1) == {"alpha": 0.001, "beta": 0.015625, "gamma": 1000.0}
+    assert paper_hyperparameters("cifar10", 32, "phs-gs", 1.0)["gamma"] == 0.1
+
+
+def test_report_from_a_small_csv(tmp_path):
+    rows = []
+    for algorithm, base in (("SSB_VAE", 0.6), ("PHS_GS", 0.5)):
+        for level in (0.1, 1.0):
+            for repetition, seed in enumerate((20, 144)):
+                rows.append({"dataset": "toy", "algorithm": algorithm, "level": level, "bits": 16,
+                             "seed_used": seed, "p@100": base + level / 10 + repetition / 100,
+                             "map@100": base})
+    path = tmp_path / "toy.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    report.main([str(path), "--metric", "p@100", "map@100"])
+    table = pd.read_csv(tmp_path / "toy_p100_table.csv", index_col=[0, 1, 2])
+    assert table.loc[("toy", 16, "SSB_VAE"), "0.1"] == pytest.approx(0.615)
+    assert list(table.index.get_level_values("algorithm")) == ["SSB_VAE", "PHS_GS"]
+    assert "SSB\\_VAE" in (tmp_path / "toy_p100_table.tex").read_text()
+    assert (tmp_path / "toy_toy_16bits_map100.png").exists()
+    with pytest.raises(SystemExit):
+        report.main([str(path), "--metric", "p@7"])
+
+
+def test_hash_command_writes_codes_and_keeps_existing_files(serial_csv, tmp_path):
+    model = next((serial_csv.parent / "models").glob("*ssb-vae*.keras"))
+    out = tmp_path / "codes.npy"
+    hash_command.main([str(model), "--dataset", "digits", "--part", "queries", "--out", str(out)])
+    codes = np.load(out)
+    assert codes.shape == (200, 16) and codes.dtype == np.uint8
+    with pytest.raises(SystemExit):
+        hash_command.main([str(model), "--dataset", "digits", "--out", str(out)])
+    np.testing.assert_array_equal(np.load(out), codes)
+    text = tmp_path / "codes.txt"
+    hash_command.main([str(model), "--dataset", "digits", "--part", "queries", "--out", str(text)])
+    assert text.read_text().splitlines()[0] == "".join(map(str, codes[0]))
