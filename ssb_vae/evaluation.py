@@ -1,9 +1,9 @@
 """Retrieval metrics over Hamming rankings: P@K, R@K and MAP@K exactly as SPEC §6 defines them.
 
 For each query the database is ranked by Hamming distance, ties broken by database position.
-Distances come from XOR + popcount on codes packed into 64-bit words; each row of distances is
-ordered by a stable radix sort (numpy's stable sort of small integers), so the tie order is the
-database order. Queries are processed in blocks, so memory stays bounded by the block.
+Distances come from XOR + popcount on codes packed into machine words; each row is ordered by a stable radix sort (numpy's stable sort of uint8), so ties keep the
+database order; the metrics are then sums over the relevant items of the top ranks only. Queries
+are processed in blocks, so memory stays bounded by the block whatever the database size.
 """
 
 from __future__ import annotations
@@ -17,20 +17,22 @@ BLOCK_ELEMENTS = 1 << 22  # query × database distances held at once (uint8 + in
 
 
 def pack_bits(bits: np.ndarray) -> np.ndarray:
-    """Packs a 0/1 matrix (items × bits) into uint64 words (items × ⌈bits/64⌉)."""
+    """Packs a 0/1 matrix (items × bits) into unsigned words: one word of the smallest type that
+    holds the bits (uint8 … uint64), or several uint64 words beyond 64 bits."""
     n_items, n_bits = bits.shape
-    n_words = max(1, -(-n_bits // 64))
-    padded = np.zeros((n_items, n_words * 64), dtype=np.uint8)
+    word_type = next((t for t in (np.uint8, np.uint16, np.uint32) if n_bits <= 8 * t().itemsize), np.uint64)
+    word_bits = 8 * np.dtype(word_type).itemsize
+    n_words = -(-n_bits // word_bits)
+    padded = np.zeros((n_items, n_words * word_bits), dtype=np.uint8)
     padded[:, :n_bits] = bits
-    return np.packbits(padded, axis=1).view(np.uint64)
+    return np.packbits(padded, axis=1).view(word_type)
 
 
 def hamming_distances(query_words: np.ndarray, db_words: np.ndarray) -> np.ndarray:
-    """Hamming distances (queries × database, uint8) between packed codes."""
-    distances = np.zeros((query_words.shape[0], db_words.shape[0]), dtype=np.uint8)
-    for word in range(db_words.shape[1]):
-        xor = np.bitwise_xor(query_words[:, word, None], db_words[None, :, word])
-        distances += np.bitwise_count(xor)
+    """Hamming distances (queries × database, uint8) between packed codes: popcount of the XOR."""
+    distances = np.bitwise_count(query_words[:, 0, None] ^ db_words[None, :, 0])
+    for word in range(1, db_words.shape[1]):
+        distances += np.bitwise_count(query_words[:, word, None] ^ db_words[None, :, word])
     return distances
 
 
@@ -48,9 +50,10 @@ def _check_codes(name: str, codes) -> np.ndarray:
 
 
 def _relevance_keys(db_labels, query_labels, n_db: int, n_queries: int):
-    """Labels turned into packed class sets: item relevant ⇔ (db_key & query_key) ≠ 0.
+    """Labels turned into keys for ``_is_relevant``, and the R_q of SPEC §6 of every query.
 
-    Returns (db_keys, query_keys, relevant_counts) with relevant_counts the R_q of SPEC §6.
+    Single-label: integer class ids (relevant ⇔ equal ids). Multi-label: class sets packed into
+    uint64 words (relevant ⇔ a common bit).
     """
     db_labels, query_labels = np.asarray(db_labels), np.asarray(query_labels)
     for name, labels, n in (("db_labels", db_labels, n_db), ("query_labels", query_labels, n_queries)):
@@ -62,8 +65,9 @@ def _relevance_keys(db_labels, query_labels, n_db: int, n_queries: int):
         raise ValueError("db_labels and query_labels must both be 1-D or both be 2-D")
     if db_labels.ndim == 1:
         classes, ids = np.unique(np.concatenate([db_labels, query_labels]), return_inverse=True)
-        one_hot = np.eye(len(classes), dtype=np.uint8)[ids]
-        db_sets, query_sets = one_hot[:n_db], one_hot[n_db:]
+        db_ids, query_ids = ids[:n_db], ids[n_db:]
+        class_sizes = np.bincount(db_ids, minlength=len(classes))
+        return db_ids, query_ids, class_sizes[query_ids].astype(np.int64)
     else:
         if db_labels.shape[1] != query_labels.shape[1]:
             raise ValueError("db_labels and query_labels have different numbers of classes")
@@ -77,6 +81,9 @@ def _relevance_keys(db_labels, query_labels, n_db: int, n_queries: int):
 
 
 def _is_relevant(db_keys: np.ndarray, query_keys: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """Relevance (block × depth, bool) of the ranked database items to each query of the block."""
+    if db_keys.ndim == 1:
+        return db_keys[ranked] == query_keys[:, None]
     shared = db_keys[ranked] & query_keys[:, None, :]
     return (shared != 0).any(axis=2)
 
@@ -108,8 +115,6 @@ def evaluate(
     db_keys, query_keys, relevant_counts = _relevance_keys(db_labels, query_labels, n_db, n_queries)
     clipped = [min(k, n_db) for k in ks]
     depth = max(clipped)
-    positions = np.arange(1, depth + 1, dtype=np.float64)
-
     db_words, query_words = pack_bits(db_codes), pack_bits(query_codes)
     block = max(1, BLOCK_ELEMENTS // n_db)
     sums = {key: 0.0 for k in ks for key in (f"p@{k}", f"r@{k}", f"map@{k}")}
@@ -118,16 +123,17 @@ def evaluate(
         distances = hamming_distances(query_words[start:stop], db_words)
         ranked = np.argsort(distances, axis=1, kind="stable")[:, :depth]
         relevant = _is_relevant(db_keys, query_keys[start:stop], ranked)
-        hits = np.cumsum(relevant, axis=1, dtype=np.int64)
-        precision_terms = np.cumsum(relevant * (hits / positions), axis=1)
+        # every relevant item of the top `depth`: its query (row), rank − 1 (column) and hit number
+        rows, columns = np.nonzero(relevant)
+        per_row = np.bincount(rows, minlength=stop - start)
+        hit_number = np.arange(1, len(rows) + 1) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+        precision_at_hit = hit_number / (columns + 1.0)
         totals = relevant_counts[start:stop]
         for k, depth_k in zip(ks, clipped):
-            found = hits[:, depth_k - 1]
-            sums[f"p@{k}"] += (found / depth_k).sum()
-            recall = np.divide(found, totals, out=np.zeros(len(found)), where=totals > 0)
-            sums[f"r@{k}"] += recall.sum()
-            average_precision = np.divide(
-                precision_terms[:, depth_k - 1], found, out=np.zeros(len(found)), where=found > 0
-            )
-            sums[f"map@{k}"] += average_precision.sum()
+            in_top = columns < depth_k
+            found = np.bincount(rows[in_top], minlength=stop - start)
+            precision_sum = np.bincount(rows[in_top], weights=precision_at_hit[in_top], minlength=stop - start)
+            sums[f"p@{k}"] += found.sum() / depth_k
+            sums[f"r@{k}"] += np.divide(found, totals, out=np.zeros(len(found)), where=totals > 0).sum()
+            sums[f"map@{k}"] += np.divide(precision_sum, found, out=np.zeros(len(found)), where=found > 0).sum()
     return {key: float(total / n_queries) for key, total in sums.items()}

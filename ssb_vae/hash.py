@@ -12,18 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ssb_vae.files import replacing
+
 
 def write_codes(codes: np.ndarray, path: Path, force: bool = False) -> Path:
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; pass --force to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".writing-{path.name}")
-    if path.suffix == ".txt":
-        temporary.write_text("".join("".join(map(str, row)) + "\n" for row in codes))
-    else:
-        with open(temporary, "wb") as handle:
-            np.save(handle, codes)
-    temporary.replace(path)
+    with replacing(path, suffix=path.suffix) as temporary:
+        if path.suffix == ".txt":
+            temporary.write_text("".join("".join(map(str, row)) + "\n" for row in codes))
+        else:
+            with open(temporary, "wb") as handle:
+                np.save(handle, codes)
     return path
 
 

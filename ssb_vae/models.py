@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Callable
 
 import keras
 
+from ssb_vae.files import replacing
 from ssb_vae.layers import (
     PAIR_MODES,
     BernoulliKLLoss,
@@ -272,16 +272,8 @@ class HashingAutoencoder(keras.Model):
             raise ValueError(f"save to a path ending in .keras (the Keras 3 format), got {path!r}")
         if os.path.exists(path) and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        handle, temporary = tempfile.mkstemp(
-            prefix=".saving-", suffix=".keras", dir=os.path.dirname(os.path.abspath(path))
-        )
-        os.close(handle)
-        try:
+        with replacing(path, suffix=".keras") as temporary:
             super().save(temporary, overwrite=True, **kwargs)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
 
     def encoder(self) -> keras.Model:
         """The deterministic encoder x → code scores (logits or z_mean), sharing this model's weights."""

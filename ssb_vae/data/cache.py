@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
 from ssb_vae.data.core import Dataset, Split
+from ssb_vae.files import replacing
 
 FORMAT_VERSION = 1
 PARTS = ("train", "validation", "test")
@@ -107,12 +107,6 @@ def cached(cache_dir: Path | None, key: str, build) -> Dataset:
             path.unlink(missing_ok=True)  # an unreadable entry is rebuilt, never trusted
     dataset = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".writing-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **_flatten(dataset))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with replacing(path, suffix=".npz") as temporary:
+        np.savez(temporary, **_flatten(dataset))
     return dataset

@@ -8,8 +8,6 @@ training images, then the 10,000 test images. Compute it with
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ import numpy as np
 from ssb_vae.data.cache import cache_key, cached
 from ssb_vae.data.core import SPLIT_SEED, Dataset, Split
 from ssb_vae.data.sources import find_source
+from ssb_vae.files import replacing
 
 FEATURES = "cifar10_vgg16_features.npy"
 LABELS = "cifar10_labels.npy"
@@ -40,24 +39,15 @@ def vgg16_features(images: np.ndarray, weights: str | None = "imagenet", batch_s
     return network.predict(inputs, batch_size=batch_size, verbose=0).astype(np.float32)
 
 
-def _save_atomically(path: Path, array: np.ndarray) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=".writing-", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.save(stream, array)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def write_features(images: np.ndarray, labels: np.ndarray, out_dir, weights: str | None = "imagenet") -> Path:
     """Writes the features and labels files the loader reads; returns the features path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     features = vgg16_features(images, weights=weights)
-    _save_atomically(out_dir / LABELS, np.asarray(labels).reshape(-1).astype(np.int64))
-    _save_atomically(out_dir / FEATURES, features)
+    for path, array in ((out_dir / LABELS, np.asarray(labels).reshape(-1).astype(np.int64)),
+                        (out_dir / FEATURES, features)):
+        with replacing(path, suffix=".npy") as temporary:
+            np.save(temporary, array)
     return out_dir / FEATURES
 
 
