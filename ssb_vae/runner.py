@@ -287,14 +287,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--beta", type=float, help="override β for every run")
     p.add_argument("--gamma", type=float, help="override γ for every run")
     p.add_argument("--data-dir", default="data", help="folder holding the dataset files")
-    p.add_argument("--cache-dir", default=None, help="preprocessed-data cache (default ~/.cache/ssb_vae)")
+    p.add_argument("--cache-dir", default=None, help="preprocessed-data cache folder (None: $SSB_VAE_CACHE or ~/.cache/ssb_vae)")
     p.add_argument("--out", default=None,
-                   help="results CSV (default results/<dataset>.csv); rows already in it are skipped")
+                   help="results CSV (None: results/<dataset>.csv); rows already in it are skipped")
     p.add_argument("--save-models", metavar="DIR", default=None, help="save every trained model here")
     p.add_argument("--jobs", type=int, default=1, help="grid points run at once on this machine")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="'local' processes, or Ray tasks (pip install -r requirements-ray.txt)")
-    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: a local Ray)")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (None: start a local Ray)")
     p.add_argument("--no-report", action="store_true", help="skip the table and plot at the end")
     p.add_argument("-v", "--verbose", action="store_true", help="show Keras' per-epoch progress")
     return p
