@@ -235,6 +235,11 @@ def hyperparameters(args, dataset: str, bits: int, method: str, level: float) ->
     return values
 
 
+def default_batch_size(dataset: str) -> int:
+    """SPEC §2: batches of 100 items, 200 for CIFAR-10."""
+    return 200 if dataset == "cifar10" else 100
+
+
 def build_grid(args) -> list[GridPoint]:
     """Every (dataset, method, bits, level, repetition) of the command line, checked."""
     from ssb_vae.data.core import check_level
@@ -247,11 +252,13 @@ def build_grid(args) -> list[GridPoint]:
     if not 1 <= args.reps <= len(SEEDS):
         raise ValueError(f"--reps must be between 1 and {len(SEEDS)} (one seed each), got {args.reps}")
     for name in ("epochs", "batch_size", "jobs"):
-        if getattr(args, name) < 1:
+        value = getattr(args, name)
+        if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     return [
         GridPoint(dataset=dataset, method=method, bits=bits, level=level, repetition=repetition,
-                  epochs=args.epochs, batch_size=args.batch_size, data_dir=str(args.data_dir),
+                  epochs=args.epochs, batch_size=args.batch_size or default_batch_size(dataset),
+                  data_dir=str(args.data_dir),
                   cache_dir=args.cache_dir, save_models=args.save_models,
                   verbose=2 if args.verbose else 0,
                   **hyperparameters(args, dataset, bits, method, level))
@@ -279,7 +286,8 @@ def parser() -> argparse.ArgumentParser:
                    help="supervision levels: fractions of labelled items in (0, 1]")
     p.add_argument("--reps", type=int, default=1, help=f"repetitions (seeds {list(SEEDS)} in order)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs")
-    p.add_argument("--batch-size", type=int, default=100, help="mini-batch size")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="mini-batch size (None: 100, or 200 for cifar10 as in SPEC §2)")
     p.add_argument("--preset", choices=["default", "paper"], default="default",
                    help="α, β, γ: 'paper' = the reference experiments' table (SPEC §8), "
                         "'default' = the package defaults")
