@@ -96,7 +96,8 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
         )
         written += [stem.with_suffix(".csv"), stem.with_suffix(".tex")]
         for (dataset, bits), _ in results.groupby(["dataset", "bits"]):
-            name = f"{csv_path.stem}_{dataset}_{bits}bits_{_safe(metric)}.png"
+            prefix = csv_path.stem if dataset == csv_path.stem else f"{csv_path.stem}_{dataset}"
+            name = f"{prefix}_{bits}bits_{_safe(metric)}.png"
             written.append(plot_metric(results, metric, dataset, int(bits), out_dir / name))
     return first_table, written
 

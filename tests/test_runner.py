@@ -43,7 +43,7 @@ def test_default_command_writes_spec_csv_table_and_plot(serial_csv):
     assert all(0 <= float(r["p@100"]) <= 1 for r in rows)
     directory = serial_csv.parent
     assert (directory / "digits_p100_table.csv").exists() and (directory / "digits_p100_table.tex").exists()
-    assert (directory / "digits_digits_16bits_p100.png").stat().st_size > 10_000
+    assert (directory / "digits_16bits_p100.png").stat().st_size > 10_000
     assert len(list((directory / "models").glob("digits_*_16bits_level0.5_*_seed20.keras"))) == 2
 
 
@@ -141,7 +141,7 @@ def test_report_from_a_small_csv(tmp_path):
     assert table.loc[("toy", 16, "SSB_VAE"), "0.1"] == pytest.approx(0.615)
     assert list(table.index.get_level_values("algorithm")) == ["SSB_VAE", "PHS_GS"]
     assert "SSB\\_VAE" in (tmp_path / "toy_p100_table.tex").read_text()
-    assert (tmp_path / "toy_toy_16bits_map100.png").exists()
+    assert (tmp_path / "toy_16bits_map100.png").exists()
     with pytest.raises(SystemExit):
         report.main([str(path), "--metric", "p@7"])
 
