@@ -56,9 +56,10 @@ def plot_metric(results: pd.DataFrame, metric: str, dataset: str, bits: int, pat
     figure, axes = plt.subplots(figsize=(6.4, 4.2))
     for algorithm in _ordered(subset["algorithm"].unique()):
         stats = subset[subset["algorithm"] == algorithm].groupby("level")[metric].agg(["mean", "min", "max", "count"])
-        line, = axes.plot(stats.index, stats["mean"], marker="o", label=algorithm.replace("_", "-"))
+        color = f"C{_rank(algorithm)}"  # a method keeps its colour across figures
+        axes.plot(stats.index, stats["mean"], marker="o", color=color, label=algorithm.replace("_", "-"))
         if (stats["count"] > 1).any():
-            axes.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.2)
+            axes.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.2)
     repetitions = int(subset.groupby(["algorithm", "level"]).size().max())
     axes.set_xlabel("supervision level (fraction of labelled training items)")
     axes.set_ylabel(metric.upper() if metric.startswith("map") else metric.capitalize())
