@@ -41,11 +41,12 @@ def _ordered(algorithms) -> list[str]:
     return sorted(algorithms, key=_rank)
 
 
-def paper_table(results: pd.DataFrame, metric: str = "p@100") -> pd.DataFrame:
-    """Mean of ``metric`` over repetitions: rows (dataset, bits, algorithm), columns the levels."""
+def paper_table(results: pd.DataFrame, metric: str = "p@100", statistic: str = "mean") -> pd.DataFrame:
+    """``statistic`` (mean, std, count) of ``metric`` over repetitions: rows (dataset, bits,
+    algorithm), columns the levels. The mean is the paper's table."""
     if metric not in results:
         raise ValueError(f"no column {metric!r} in the results; columns: {', '.join(results.columns)}")
-    table = results.groupby(ROW_KEYS + ["level"])[metric].mean().unstack("level")
+    table = results.groupby(ROW_KEYS + ["level"])[metric].agg(statistic).unstack("level")
     table.columns = [f"{level:g}" for level in table.columns]
     return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2])))]
 
@@ -78,7 +79,8 @@ def _safe(metric: str) -> str:
 
 
 def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFrame, list[Path]]:
-    """Writes the table (CSV + LaTeX) of each metric and one plot per (dataset, bits, metric).
+    """Writes the table (CSV + LaTeX) of each metric, its spread over repetitions (standard
+    deviation, CSV) and one plot per (dataset, bits, metric).
 
     Returns the table of the first metric and the paths written (beside the CSV by default).
     """
@@ -95,7 +97,9 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
         stem.with_suffix(".tex").write_text(
             table.to_latex(float_format="%.4f", caption=f"Mean {metric} over repetitions", escape=True)
         )
-        written += [stem.with_suffix(".csv"), stem.with_suffix(".tex")]
+        spread = out_dir / f"{csv_path.stem}_{_safe(metric)}_std.csv"
+        paper_table(results, metric, "std").to_csv(spread, float_format="%.4f")
+        written += [stem.with_suffix(".csv"), stem.with_suffix(".tex"), spread]
         for (dataset, bits), _ in results.groupby(["dataset", "bits"]):
             prefix = csv_path.stem if dataset == csv_path.stem else f"{csv_path.stem}_{dataset}"
             name = f"{prefix}_{bits}bits_{_safe(metric)}.png"

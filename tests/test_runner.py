@@ -140,6 +140,8 @@ def test_report_from_a_small_csv(tmp_path):
     table = pd.read_csv(tmp_path / "toy_p100_table.csv", index_col=[0, 1, 2])
     assert table.loc[("toy", 16, "SSB_VAE"), "0.1"] == pytest.approx(0.615)
     assert list(table.index.get_level_values("algorithm")) == ["SSB_VAE", "PHS_GS"]
+    spread = pd.read_csv(tmp_path / "toy_p100_std.csv", index_col=[0, 1, 2])
+    assert spread.loc[("toy", 16, "PHS_GS"), "1"] == pytest.approx(np.std([0.6, 0.61], ddof=1), abs=1e-4)
     assert "SSB\\_VAE" in (tmp_path / "toy_p100_table.tex").read_text()
     assert (tmp_path / "toy_16bits_map100.png").exists()
     with pytest.raises(SystemExit):
