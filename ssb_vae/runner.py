@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from ssb_vae.files import replacing
 from ssb_vae.models import METHODS, check_method
 from ssb_vae.presets import DEFAULTS, paper_hyperparameters
 
@@ -141,6 +142,18 @@ class ResultsFile:
                     f"{self.path} exists with other columns ({', '.join(header[:6])}, …); it is "
                     "left untouched. Choose another --out, or move that file away."
                 )
+            self._drop_partial_last_row()
+
+    def _drop_partial_last_row(self) -> None:
+        """A run killed in the middle of a write can leave a last line without its newline:
+        that line is incomplete, so it is removed (its run will simply be done again)."""
+        content = self.path.read_bytes()
+        if content.endswith(b"\n"):
+            return
+        complete = content[: content.rfind(b"\n") + 1]
+        with replacing(self.path, suffix=".csv") as temporary:
+            temporary.write_bytes(complete)
+        print(f"{self.path}: removed an incomplete last row left by an interrupted run", file=sys.stderr)
 
     def check_writable(self) -> None:
         directory = self.path.parent

@@ -54,6 +54,14 @@ def test_resume_skips_rows_already_in_the_csv(serial_csv, capsys):
     assert serial_csv.read_bytes() == before
 
 
+def test_an_incomplete_last_row_is_dropped_and_run_again(serial_csv, tmp_path):
+    out = tmp_path / "cut.csv"
+    complete = serial_csv.read_bytes()
+    out.write_bytes(complete[: len(complete) - 25])  # the second row lost its end
+    assert runner.main([*QUICK, "--out", str(out), "--no-report"]) == 0
+    assert metric_rows(out) == metric_rows(serial_csv)
+
+
 def test_two_local_jobs_give_the_same_rows(serial_csv, tmp_path):
     out = tmp_path / "parallel.csv"
     assert runner.main([*QUICK, "--out", str(out), "--jobs", "2", "--no-report"]) == 0
