@@ -308,7 +308,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--beta", type=float, help="override β for every run")
     p.add_argument("--gamma", type=float, help="override γ for every run")
     p.add_argument("--data-dir", default="data", help="folder holding the dataset files")
-    p.add_argument("--cache-dir", default=None, help="preprocessed-data cache folder (None: $SSB_VAE_CACHE or ~/.cache/ssb_vae)")
+    p.add_argument("--cache-dir", default=None,
+                   help="preprocessed-data cache folder (None: $SSB_VAE_CACHE or ~/.cache/ssb_vae)")
     p.add_argument("--out", default=None,
                    help="results CSV (None: results/<dataset>.csv); rows already in it are skipped")
     p.add_argument("--save-models", metavar="DIR", default=None, help="save every trained model here")
