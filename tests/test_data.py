@@ -218,3 +218,40 @@ def test_cifar10_features_command_and_loader(tmp_path):
     assert len(data.test) == 1000 and np.bincount(data.test.labels).tolist() == [100] * 10
     assert len(data.validation) == 1000 and len(data.train) == 100
     np.testing.assert_allclose(data.train.x.mean(axis=0), 0, atol=1e-4)
+
+
+def write_newsgroups_folders(root, rng):
+    words = {"sci.space": "orbit rocket launch moon nasa", "rec.autos": "engine wheel car drive brake"}
+    files = {}
+    for part in ("20news-bydate-train", "20news-bydate-test"):
+        for group, vocabulary in words.items():
+            for post in range(12):
+                text = " ".join(rng.choice(vocabulary.split(), 6)) + f" post{post}"
+                path = root / part / group / str(1000 + post)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="latin-1")
+                files[str(path)] = text
+    return files
+
+
+def test_20news_folders_and_scikit_learn_fallback_give_the_same_dataset(tmp_path, monkeypatch, rng):
+    from sklearn.utils import Bunch
+
+    files = write_newsgroups_folders(tmp_path / "unpacked", rng)
+    from_folders = load_dataset("20news", data_dir=tmp_path / "unpacked", cache=False)
+    assert from_folders.classes == ("rec.autos", "sci.space") and len(from_folders.database) + len(from_folders.test) == 48
+
+    names = list(files)
+    rng.shuffle(names)  # scikit-learn returns the posts shuffled
+    fake = Bunch(data=[files[n] for n in names], filenames=names, target_names=["rec.autos", "sci.space"])
+    monkeypatch.setattr("sklearn.datasets.fetch_20newsgroups", lambda **kwargs: fake)
+    fetched = load_dataset("20news", data_dir=tmp_path / "empty", cache=False, download=True)
+    assert (fetched.train.x != from_folders.train.x).nnz == 0
+    np.testing.assert_array_equal(fetched.test.labels, from_folders.test.labels)
+
+    def offline(**kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr("sklearn.datasets.fetch_20newsgroups", offline)
+    with pytest.raises(DatasetNotFoundError, match="download failed"):
+        load_dataset("20news", data_dir=tmp_path / "empty", cache=False, download=True)

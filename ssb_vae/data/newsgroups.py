@@ -24,27 +24,27 @@ def _is_post(name: str) -> bool:
     return len(parts) == 3 and parts[0] in FOLDERS
 
 
-def _posts_from_archive(path: Path) -> dict[str, bytes]:
-    return read_tar_members(path, _is_post)
+def _posts_from_archive(path: Path) -> dict[str, str]:
+    return {name: raw.decode("latin-1") for name, raw in read_tar_members(path, _is_post).items()}
 
 
-def _posts_from_folders(directory: Path) -> dict[str, bytes]:
+def _posts_from_folders(directory: Path) -> dict[str, str]:
     return {
-        str(file.relative_to(directory)): file.read_bytes()
+        str(file.relative_to(directory)): file.read_bytes().decode("latin-1")
         for folder in FOLDERS
         for file in (directory / folder).glob("*/*")
         if file.is_file()
     }
 
 
-def _dataset(posts: dict[str, bytes]) -> Dataset:
+def _dataset(posts: dict[str, str]) -> Dataset:
+    """Posts keyed by ``<part>/<group>/<id>``, taken in sorted order so every source splits alike."""
     names = sorted(posts)
     groups = [name.split("/")[1] for name in names]
     classes = sorted(set(groups))
     index = {group: i for i, group in enumerate(classes)}
-    texts = [posts[name].decode("latin-1") for name in names]
     labels = np.array([index[group] for group in groups], dtype=np.int64)
-    return tfidf_dataset("20news", texts, labels, classes, multilabel=False)
+    return tfidf_dataset("20news", [posts[name] for name in names], labels, classes, multilabel=False)
 
 
 def _fetched(cache_dir: Path | None):
@@ -57,8 +57,8 @@ def _fetched(cache_dir: Path | None):
             f"dataset '20news': {ARCHIVE} is not in the data directory and the download failed "
             f"({error}). {HOW_TO_GET}"
         ) from None
-    labels = np.asarray(bunch.target, dtype=np.int64)
-    return tfidf_dataset("20news", list(bunch.data), labels, bunch.target_names, multilabel=False)
+    names = ["/".join(Path(filename).parts[-3:]) for filename in bunch.filenames]
+    return _dataset(dict(zip(names, bunch.data)))
 
 
 def load(data_dir, cache_dir: Path | None, download: bool = True):
