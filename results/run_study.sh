@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # The study of results/README.md: every row of results/*.csv comes from these commands.
-# Resumable: each command skips the runs already in its CSV. First one repetition of everything,
-# then the second, so an interrupted study still covers every cell once.
+# Resumable: each command skips the runs already in its CSV. Order: one repetition of everything;
+# then a second repetition of the low-level comparison (PHS-GS vs SSB-VAE at 0.1 and 0.3); then
+# the second repetition of everything else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
-GRID=(--methods vdsh-s phs-gs ssb-vae --bits 16 32 --levels 0.1 0.3 0.5 1.0 --epochs 30 --preset paper --data-dir "$DATA" --jobs 2)
-for reps in 1 2; do
-  python run_experiments.py --dataset snippets "${GRID[@]}" --reps "$reps" --out results/snippets.csv
-  python run_experiments.py --dataset 20news "${GRID[@]}" --reps "$reps" --out results/20news.csv
+COMMON=(--bits 16 32 --epochs 30 --preset paper --data-dir "$DATA" --jobs 2)
+ALL=(--methods vdsh-s phs-gs ssb-vae --levels 0.1 0.3 0.5 1.0 "${COMMON[@]}")
+LOW=(--methods phs-gs ssb-vae --levels 0.1 0.3 "${COMMON[@]}")
+for dataset in snippets 20news; do
+  python run_experiments.py --dataset "$dataset" "${ALL[@]}" --reps 1 --out "results/$dataset.csv"
+done
+for dataset in snippets 20news; do
+  python run_experiments.py --dataset "$dataset" "${LOW[@]}" --reps 2 --out "results/$dataset.csv"
+done
+for dataset in snippets 20news; do
+  python run_experiments.py --dataset "$dataset" "${ALL[@]}" --reps 2 --out "results/$dataset.csv"
 done
