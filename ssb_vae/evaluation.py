@@ -68,13 +68,12 @@ def _relevance_keys(db_labels, query_labels, n_db: int, n_queries: int):
         db_ids, query_ids = ids[:n_db], ids[n_db:]
         class_sizes = np.bincount(db_ids, minlength=len(classes))
         return db_ids, query_ids, class_sizes[query_ids].astype(np.int64)
-    else:
-        if db_labels.shape[1] != query_labels.shape[1]:
-            raise ValueError("db_labels and query_labels have different numbers of classes")
-        for name, labels in (("db_labels", db_labels), ("query_labels", query_labels)):
-            if not np.isin(labels, (0, 1)).all():
-                raise ValueError(f"multi-label {name} must be a 0/1 matrix")
-        db_sets, query_sets = db_labels.astype(np.uint8), query_labels.astype(np.uint8)
+    if db_labels.shape[1] != query_labels.shape[1]:
+        raise ValueError("db_labels and query_labels have different numbers of classes")
+    for name, labels in (("db_labels", db_labels), ("query_labels", query_labels)):
+        if not np.isin(labels, (0, 1)).all():
+            raise ValueError(f"multi-label {name} must be a 0/1 matrix")
+    db_sets, query_sets = db_labels.astype(np.uint8), query_labels.astype(np.uint8)
     class_sizes = db_sets.sum(axis=0, dtype=np.int64)
     relevant_counts = query_sets.astype(np.int64) @ class_sizes
     return pack_bits(db_sets), pack_bits(query_sets), relevant_counts
