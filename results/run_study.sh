@@ -7,21 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
-COMMON=(--bits 16 32 --epochs 30 --preset paper --data-dir "$DATA" --jobs 2)
-ALL=(--methods vdsh-s phs-gs ssb-vae --levels 0.1 0.3 0.5 1.0 "${COMMON[@]}")
-FINE=(--methods vdsh-s phs-gs ssb-vae --levels 0.2 0.4 "${COMMON[@]}")
-LOW=(--methods phs-gs ssb-vae --levels 0.1 0.3 "${COMMON[@]}")
-for dataset in snippets 20news; do
-  python run_experiments.py --dataset "$dataset" "${ALL[@]}" --reps 1 --out "results/$dataset.csv"
-done
-for dataset in snippets 20news; do
-  python run_experiments.py --dataset "$dataset" "${LOW[@]}" --reps 2 --out "results/$dataset.csv"
-done
-for dataset in snippets 20news; do
-  python run_experiments.py --dataset "$dataset" "${ALL[@]}" --reps 2 --out "results/$dataset.csv"
-done
-for reps in 1 2; do
+
+both_datasets() {
   for dataset in snippets 20news; do
-    python run_experiments.py --dataset "$dataset" "${FINE[@]}" --reps "$reps" --out "results/$dataset.csv"
+    python run_experiments.py --dataset "$dataset" "$@" --bits 16 32 --epochs 30 --preset paper \
+      --data-dir "$DATA" --jobs 2 --out "results/$dataset.csv"
   done
-done
+}
+
+ALL_METHODS=(--methods vdsh-s phs-gs ssb-vae)
+both_datasets "${ALL_METHODS[@]}" --levels 0.1 0.3 0.5 1.0 --reps 1
+both_datasets --methods phs-gs ssb-vae --levels 0.1 0.3 --reps 2
+both_datasets "${ALL_METHODS[@]}" --levels 0.1 0.3 0.5 1.0 --reps 2
+both_datasets "${ALL_METHODS[@]}" --levels 0.2 0.4 --reps 1
+both_datasets "${ALL_METHODS[@]}" --levels 0.2 0.4 --reps 2

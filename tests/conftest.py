@@ -12,6 +12,12 @@ import pytest  # noqa: E402
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+# For the NaN tests: α·γ = 1e76 is meant to overflow float32 so that the loss becomes non-finite.
+expected_float32_overflow = pytest.mark.filterwarnings(
+    "ignore:overflow encountered in cast:RuntimeWarning"
+)
+
+
 def shared_file(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.exists():

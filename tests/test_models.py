@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from conftest import expected_float32_overflow
 import ssb_vae
 from ssb_vae.models import HashingAutoencoder
 
@@ -128,8 +129,7 @@ def test_bad_training_input(tiny_model, change, message):
         ssb_vae.train(tiny_model, epochs=1, verbose=0, **arguments)
 
 
-# α·γ = 1e76 is meant to overflow float32 so that the loss becomes non-finite.
-@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@expected_float32_overflow
 def test_nan_loss_stops_training_naming_epoch_and_term(rng):
     x = rng.random((100, 8)).astype(np.float32)
     model = ssb_vae.build_model("ssb-vae", input_dim=8, n_classes=2, n_bits=4,

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import expected_float32_overflow
 from ssb_vae import hash as hash_command
 from ssb_vae import report, runner
 
@@ -80,8 +81,7 @@ def test_ray_backend_gives_the_same_rows(serial_csv, tmp_path):
         ray.shutdown()
 
 
-# α·γ = 1e76 is meant to overflow float32 so that the loss becomes non-finite.
-@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@expected_float32_overflow
 def test_failed_run_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
     out = tmp_path / "nan.csv"
     code = runner.main(["--methods", "bvae", "ssb-vae", "--levels", "1.0", "--epochs", "1",
