@@ -39,13 +39,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
     args = parser.parse_args(argv)
 
-    import keras
-
     import ssb_vae
     from ssb_vae.data import load_dataset
 
     try:
-        model = keras.models.load_model(args.model)
+        model = ssb_vae.load_model(args.model)
         items = getattr(load_dataset(args.dataset, data_dir=args.data_dir), args.part)
         codes = ssb_vae.hash_codes(model, items.x)
         path = write_codes(codes, Path(args.out), force=args.force)

@@ -294,3 +294,8 @@ def build_model(
     The unsupervised methods accept and ignore ``n_classes``.
     """
     return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)
+
+
+def load_model(path) -> HashingAutoencoder:
+    """Loads a model saved by this package (``.keras``); its layers are registered by this module."""
+    return keras.models.load_model(path)

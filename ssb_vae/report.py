@@ -3,11 +3,16 @@
 The paper's table (SPEC §7): the mean of a metric over repetitions, one row per (dataset, bits,
 algorithm), one column per supervision level, written as CSV and LaTeX. Plots: the metric against
 the level, one line per method with a band from the lowest to the highest repetition.
+
+``--recompute --out Y.csv`` rescores every row from its stored codes (SPEC §7) under a tie mode
+(SPEC §6), without training and without TensorFlow.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import os
 from pathlib import Path
 
 import matplotlib
@@ -16,13 +21,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ssb_vae.codes import load_codes  # noqa: E402
+from ssb_vae.evaluation import TIE_MODES, evaluate  # noqa: E402
+from ssb_vae.results import COLUMNS, METRIC_KS, METRICS, POSITION_TIES_COLUMNS, row_key, write_rows  # noqa: E402
+
 ROW_KEYS = ["dataset", "bits", "algorithm"]
 METHOD_ORDER = ["SSB_VAE", "PHS_GS", "VDSH_S", "BVAE", "VDSH"]
 
 
 def load_results(path) -> pd.DataFrame:
-    from ssb_vae.runner import COLUMNS
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no results file {path}")
@@ -107,16 +114,71 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
     return first_table, written
 
 
+def recompute(csv_path, out_path, ties: str = "expected", seed: int | None = None,
+              force: bool = False) -> Path:
+    """Rescores every row of a results CSV from its stored codes and writes them to ``out_path``.
+
+    The metric columns and ``ties`` are replaced; every other column is copied as written (the
+    timings stay those of the original runs). ``ties="random"`` draws each row's order from
+    ``seed``, or from the row's own seed when ``seed`` is None. The input is never modified, and
+    an existing ``out_path`` is replaced only with ``force``.
+    """
+    csv_path, out_path = Path(csv_path), Path(out_path)
+    if ties not in TIE_MODES:
+        raise ValueError(f"unknown ties mode {ties!r}; valid modes: {', '.join(TIE_MODES)}")
+    if not csv_path.exists():
+        raise FileNotFoundError(f"no results file {csv_path}")
+    if out_path.resolve() == csv_path.resolve():
+        raise ValueError("--out must name a new file: the input CSV is never modified")
+    if out_path.exists() and not force:
+        raise ValueError(f"{out_path} exists; pass --force to replace it, or choose another --out")
+    with open(csv_path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        header, rows = tuple(reader.fieldnames or ()), list(reader)
+    if header == POSITION_TIES_COLUMNS:
+        raise ValueError(f"{csv_path} was written before codes were stored: its rows cannot be "
+                         "recomputed without training them again")
+    if header != COLUMNS:
+        raise ValueError(f"{csv_path} is not a results CSV of run_experiments.py with stored codes")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    for number, row in enumerate(rows, start=2):
+        codes_path = csv_path.parent / row["codes_file"]
+        codes = load_codes(codes_path)
+        if row_key(codes.key) != row_key(row):
+            raise ValueError(f"{csv_path}, line {number}: {codes_path} holds the codes of another run")
+        scores = evaluate(codes.db_codes, codes.query_codes, codes.db_labels, codes.query_labels,
+                          ks=METRIC_KS, ties=ties, seed=int(row["seed_used"]) if seed is None else seed)
+        row.update({metric: scores[metric] for metric in METRICS}, ties=ties,
+                   codes_file=Path(os.path.relpath(codes_path, out_path.parent)).as_posix())
+    write_rows(out_path, rows)
+    return out_path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ssb_vae.report",
                                      description="Tables (CSV, LaTeX) and plots from a results CSV.")
     parser.add_argument("csv", help="a results CSV written by run_experiments.py")
     parser.add_argument("--metric", nargs="+", default=["p@100"],
                         help="metric columns to tabulate and plot (default: p@100)")
-    parser.add_argument("--out", default=None, help="output folder (default: beside the CSV)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: beside the CSV); with --recompute, the new CSV")
+    parser.add_argument("--recompute", action="store_true",
+                        help="rescore every row from its stored codes into the CSV --out, then report it")
+    parser.add_argument("--ties", choices=TIE_MODES, default="expected",
+                        help="with --recompute: the tie mode of the new metric columns (SPEC §6)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="with --recompute --ties random: the order's seed (default: each row's seed)")
+    parser.add_argument("--force", action="store_true", help="with --recompute: replace an existing --out")
     args = parser.parse_args(argv)
     try:
-        table, written = write_report(args.csv, args.out, args.metric)
+        source, out_dir = args.csv, args.out
+        if args.recompute:
+            if not args.out:
+                raise ValueError("--recompute needs --out NEW.csv (the input is never modified)")
+            source = recompute(args.csv, args.out, args.ties, args.seed, args.force)
+            out_dir = None
+            print(f"recomputed every row of {args.csv} with ties={args.ties} into {source}")
+        table, written = write_report(source, out_dir, args.metric)
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))

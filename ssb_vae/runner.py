@@ -8,12 +8,8 @@ as Ray tasks; the driver alone writes the CSV, appending each row whole as it ar
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import os
 import sys
-import tempfile
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -21,20 +17,14 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from ssb_vae.files import replacing
+from ssb_vae.codes import StoredCodes, save_codes
+from ssb_vae.evaluation import TIE_MODES
 from ssb_vae.models import METHODS, check_method
 from ssb_vae.presets import DEFAULTS, paper_hyperparameters
+from ssb_vae.results import KEY_COLUMNS, METRIC_KS, METRICS, ResultsFile, row_key
 
 SEEDS = (20, 144, 1028, 2044, 101, 6077, 621, 1981, 2806, 79)
 ALGORITHMS = {"vdsh": "VDSH", "bvae": "BVAE", "vdsh-s": "VDSH_S", "phs-gs": "PHS_GS", "ssb-vae": "SSB_VAE"}
-METRICS = ("p@100", "r@100", "p@1000", "p@5000", "map@100", "map@1000", "map@5000")
-COLUMNS = (
-    "dataset", "algorithm", "level", "alpha", "beta", "gamma", *METRICS, "added_val_flag",
-    "seed_used", "bits", "epochs", "batch_size", "repetition", "n_labelled", "final_loss",
-    "train_seconds", "eval_seconds",
-)
-KEY_COLUMNS = ("dataset", "algorithm", "bits", "level", "alpha", "beta", "gamma", "seed_used")
-KEY_TYPES = (str, str, int, float, float, float, float, int)
 
 
 @dataclass(frozen=True)
@@ -55,6 +45,7 @@ class GridPoint:
     cache_dir: str | None = None
     save_models: str | None = None
     verbose: int = 0
+    ties: str = "expected"
 
     @property
     def seed(self) -> int:
@@ -64,20 +55,25 @@ class GridPoint:
     def key(self) -> tuple:
         values = (self.dataset, ALGORITHMS[self.method], self.bits, self.level,
                   self.alpha, self.beta, self.gamma, self.seed)
-        return tuple(kind(value) for kind, value in zip(KEY_TYPES, values))
+        return row_key(dict(zip(KEY_COLUMNS, values)))
+
+    @property
+    def name(self) -> str:
+        """A file name for the run's model and codes, unique for every setting that changes it."""
+        return (f"{Path(self.dataset).stem}_{self.method}_{self.bits}bits_level{self.level!r}"
+                f"_a{self.alpha!r}_b{self.beta!r}_g{self.gamma!r}_seed{self.seed}"
+                f"_e{self.epochs}_bs{self.batch_size}")
 
     def model_path(self) -> Path:
-        name = (f"{Path(self.dataset).stem}_{self.method}_{self.bits}bits_level{self.level:g}"
-                f"_a{self.alpha:g}_b{self.beta:g}_g{self.gamma:g}_seed{self.seed}.keras")
-        return Path(self.save_models) / name
+        return Path(self.save_models) / f"{self.name}.keras"
 
     def describe(self) -> str:
         return (f"{self.dataset} {self.method} {self.bits} bits level {self.level:g} "
                 f"seed {self.seed} (α={self.alpha:g}, β={self.beta:g}, γ={self.gamma:g})")
 
 
-def run_point(point: GridPoint) -> dict:
-    """Trains and evaluates one grid point; returns its CSV row."""
+def run_point(point: GridPoint) -> tuple[dict, StoredCodes]:
+    """Trains and evaluates one grid point; returns its CSV row and the codes it was scored on."""
     import keras
 
     from ssb_vae.data import load_dataset
@@ -100,14 +96,17 @@ def run_point(point: GridPoint) -> dict:
     train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    scores = evaluate(hash_codes(model, database.x), hash_codes(model, queries.x),
-                      database.labels, queries.labels, ks=(100, 1000, 5000))
+    db_codes, query_codes = hash_codes(model, database.x), hash_codes(model, queries.x)
+    scores = evaluate(db_codes, query_codes, database.labels, queries.labels, ks=METRIC_KS,
+                      ties=point.ties, seed=point.seed)
     eval_seconds = time.perf_counter() - started
     if point.save_models:
         model.save(point.model_path(), overwrite=False)
 
     dataset, algorithm, bits, level, alpha, beta, gamma, seed = point.key
-    return {
+    key = dict(zip(KEY_COLUMNS, point.key), epochs=point.epochs, batch_size=point.batch_size)
+    codes = StoredCodes(db_codes, query_codes, database.labels, queries.labels, key)
+    row = {
         "dataset": dataset, "algorithm": algorithm, "level": level,
         "alpha": alpha, "beta": beta, "gamma": gamma,
         **{metric: scores[metric] for metric in METRICS},
@@ -116,88 +115,18 @@ def run_point(point: GridPoint) -> dict:
         "n_labelled": int(supervised.labelled.sum()),
         "final_loss": history.history["loss"][-1],
         "train_seconds": round(train_seconds, 3), "eval_seconds": round(eval_seconds, 3),
+        "ties": point.ties,
     }
+    return row, codes
 
 
-def run_point_safely(point: GridPoint) -> tuple[GridPoint, dict | None, str | None]:
+def run_point_safely(point: GridPoint) -> tuple[GridPoint, tuple | None, str | None]:
     """``run_point`` that returns its error as text instead of raising, so the grid goes on."""
     try:
         return point, run_point(point), None
     except Exception as error:  # noqa: BLE001 - any failure of one run is recorded, not fatal
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         return point, None, detail
-
-
-class ResultsFile:
-    """The results CSV: header checked before anything runs, rows appended whole and flushed."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.errors_path = self.path.with_suffix(".errors.log")
-        if self.path.exists() and self.path.stat().st_size > 0:
-            with open(self.path, newline="") as handle:
-                header = next(csv.reader(handle), [])
-            if tuple(header) != COLUMNS:
-                raise ValueError(
-                    f"{self.path} exists with other columns ({', '.join(header[:6])}, …); it is "
-                    "left untouched. Choose another --out, or move that file away."
-                )
-            self._drop_partial_last_row()
-
-    def _drop_partial_last_row(self) -> None:
-        """A run killed in the middle of a write can leave a last line without its newline:
-        that line is incomplete, so it is removed (its run will simply be done again)."""
-        content = self.path.read_bytes()
-        if content.endswith(b"\n"):
-            return
-        complete = content[: content.rfind(b"\n") + 1]
-        with replacing(self.path, suffix=".csv") as temporary:
-            temporary.write_bytes(complete)
-        print(f"{self.path}: removed an incomplete last row left by an interrupted run", file=sys.stderr)
-
-    def check_writable(self) -> None:
-        directory = self.path.parent
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=directory):
-                pass
-        except OSError as error:
-            raise ValueError(
-                f"cannot write results to {directory} ({error.strerror}); choose a writable --out"
-            ) from None
-
-    def done_keys(self) -> set[tuple]:
-        if not self.path.exists():
-            return set()
-        with open(self.path, newline="") as handle:
-            return {
-                tuple(kind(row[column]) for kind, column in zip(KEY_TYPES, KEY_COLUMNS))
-                for row in csv.DictReader(handle)
-            }
-
-    def _append(self, path: Path, line: str) -> None:
-        with open(path, "a", newline="") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def append(self, row: dict) -> None:
-        """Appends one row (and the header first, into a new file) in a single flushed write."""
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        header = _csv_line(COLUMNS) if new else ""
-        self._append(self.path, header + _csv_line([row[column] for column in COLUMNS]))
-
-    def record_error(self, point: GridPoint, error: str) -> None:
-        entry = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "run": asdict(point), "error": error}
-        self._append(self.errors_path, json.dumps(entry) + "\n")
-
-
-def _csv_line(values) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(
-        [repr(v) if isinstance(v, float) else v for v in values]
-    )
-    return buffer.getvalue()
 
 
 def _limit_threads(threads: int) -> None:
@@ -273,7 +202,7 @@ def build_grid(args) -> list[GridPoint]:
                   epochs=args.epochs, batch_size=args.batch_size or default_batch_size(dataset),
                   data_dir=str(args.data_dir),
                   cache_dir=args.cache_dir, save_models=args.save_models,
-                  verbose=2 if args.verbose else 0,
+                  verbose=2 if args.verbose else 0, ties=args.ties,
                   **hyperparameters(args, dataset, bits, method, level))
         for dataset in args.dataset
         for bits in args.bits
@@ -307,6 +236,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, help="override α for every run")
     p.add_argument("--beta", type=float, help="override β for every run")
     p.add_argument("--gamma", type=float, help="override γ for every run")
+    p.add_argument("--ties", choices=TIE_MODES, default="expected",
+                   help="how the metrics treat items at equal Hamming distance (SPEC §6): their "
+                        "expected value over all orders (default), database position, or one "
+                        "random order seeded by the run's seed")
     p.add_argument("--data-dir", default="data", help="folder holding the dataset files")
     p.add_argument("--cache-dir", default=None,
                    help="preprocessed-data cache folder (None: $SSB_VAE_CACHE or ~/.cache/ssb_vae)")
@@ -336,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else default_output(args.dataset)
     try:
         grid = build_grid(args)
-        results = ResultsFile(out)
+        results = ResultsFile(out, ties=args.ties)
         results.check_writable()
         if args.backend == "ray":
             try:
@@ -371,14 +304,19 @@ def _run(points: list[GridPoint], args, results: ResultsFile) -> int:
     failures = 0
     progress = tqdm(total=len(points), unit="run", desc="grid", disable=not points)
 
-    def on_result(point: GridPoint, row: dict | None, error: str | None) -> None:
+    def on_result(point: GridPoint, outcome: tuple | None, error: str | None) -> None:
         nonlocal failures
         if error is None:
+            row, codes = outcome
+            # the codes first: a row in the CSV always has its codes on disk
+            codes_file = Path(f"{results.path.stem}_codes") / f"{point.name}.npz"
+            save_codes(results.path.parent / codes_file, codes)
+            row = {**row, "codes_file": codes_file.as_posix()}
             results.append(row)
             progress.set_postfix_str(f"{point.method} {point.level:g}: p@100={row['p@100']:.3f}")
         else:
             failures += 1
-            results.record_error(point, error)
+            results.record_error(asdict(point), error)
             progress.write(f"FAILED {point.describe()}: {error}")
         progress.update()
 

@@ -8,7 +8,8 @@ import weakref
 import keras
 import numpy as np
 
-from ssb_vae.batches import check_matrix, make_batches, normalize_rows
+from ssb_vae.batches import make_batches
+from ssb_vae.matrices import check_matrix, normalize_rows
 from ssb_vae.models import HashingAutoencoder
 
 LOSS_TERMS = ("rec", "kl", "label", "pair", "loss")
@@ -35,7 +36,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 def _check_model(model) -> HashingAutoencoder:
     if not isinstance(model, HashingAutoencoder):
         raise TypeError(
-            f"expected a model made by ssb_vae.build_model (or loaded after `import ssb_vae`), "
+            f"expected a model made by ssb_vae.build_model (or read by ssb_vae.load_model), "
             f"got {type(model).__name__}"
         )
     return model

@@ -48,23 +48,25 @@ def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
-def retrieval(db_codes, query_codes, db_labels, query_labels, ks):
-    """SPEC §6 with a per-query stable argsort and plain loops."""
+def retrieval(db_codes, query_codes, db_labels, query_labels, ks, order=None):
+    """SPEC §6 for one ordering, with a per-query stable argsort and plain loops: ties are broken
+    by position in ``order`` (a permutation of the database; default: storage order)."""
     db_codes, query_codes = np.asarray(db_codes, int), np.asarray(query_codes, int)
     db_labels, query_labels = np.asarray(db_labels), np.asarray(query_labels)
+    order = np.arange(len(db_codes)) if order is None else np.asarray(order)
     multilabel = db_labels.ndim == 2
     scores = {}
     for k in ks:
         depth = min(k, len(db_codes))
         p_sum = r_sum = ap_sum = 0.0
         for q in range(len(query_codes)):
-            distances = (db_codes != query_codes[q]).sum(axis=1)
-            order = np.argsort(distances, kind="stable")[:depth]
+            distances = (db_codes[order] != query_codes[q]).sum(axis=1)
+            ranked = order[np.argsort(distances, kind="stable")[:depth]]
             if multilabel:
-                relevant = [bool((db_labels[j] * query_labels[q]).any()) for j in order]
+                relevant = [bool((db_labels[j] * query_labels[q]).any()) for j in ranked]
                 total = sum(int(db_labels[:, c].sum()) for c in np.flatnonzero(query_labels[q]))
             else:
-                relevant = [db_labels[j] == query_labels[q] for j in order]
+                relevant = [db_labels[j] == query_labels[q] for j in ranked]
                 total = int((db_labels == query_labels[q]).sum())
             hits, ap = 0, 0.0
             for rank, rel in enumerate(relevant, start=1):
@@ -77,3 +79,12 @@ def retrieval(db_codes, query_codes, db_labels, query_labels, ks):
         n = len(query_codes)
         scores.update({f"p@{k}": p_sum / n, f"r@{k}": r_sum / n, f"map@{k}": ap_sum / n})
     return scores
+
+
+def mean_over_orderings(db_codes, query_codes, db_labels, query_labels, ks, orderings):
+    """The average of the one-ordering measures over the given database orderings."""
+    totals = {}
+    for count, order in enumerate(orderings, start=1):
+        for key, value in retrieval(db_codes, query_codes, db_labels, query_labels, ks, order).items():
+            totals[key] = totals.get(key, 0.0) + value
+    return {key: value / count for key, value in totals.items()}

@@ -3,7 +3,8 @@
 import numpy as np
 import scipy.sparse as sp
 
-from ssb_vae.batches import make_batches, normalize_rows
+from ssb_vae.batches import make_batches
+from ssb_vae.matrices import normalize_rows
 
 
 def test_a_huge_sparse_matrix_is_fed_batch_by_batch():

@@ -93,11 +93,11 @@ def test_digits_split(digits):
     assert digits.train.x.max() <= 1.0
 
 
-def write_mat(path, multilabel=False, drop=None):
+def write_mat(path, multilabel=False, drop=None, sizes=(30, 8, 10)):
     rng = np.random.default_rng(0)
     n_classes = 4
     contents = {}
-    for part, n in (("train", 30), ("cv", 8), ("test", 10)):
+    for part, n in zip(("train", "cv", "test"), sizes):
         x = sp.random(n, 25, density=0.3, format="csr", random_state=len(part))
         if part == "train":
             x = sp.lil_matrix(x)
@@ -124,9 +124,11 @@ def test_mat_files_load(tmp_path, multilabel):
     assert len(data.train) == 29 and len(data.validation) == 8 and len(data.test) == 10
     if multilabel:
         assert data.train.labels.shape == (29, 4)
-    else:
-        np.testing.assert_array_equal(data.test.labels, contents["gnd_test"].argmax(axis=1))
-    np.testing.assert_allclose(data.test.x.toarray(), contents["test"].toarray(), rtol=1e-6)
+    # the same (features, label) rows as the file, each once, in the loader's own order (SPEC §5)
+    file_labels = contents["gnd_test"] if multilabel else contents["gnd_test"].argmax(axis=1)
+    file_rows = sorted(zip(contents["test"].toarray().astype(np.float32).tolist(), np.asarray(file_labels).tolist()))
+    loaded_rows = sorted(zip(data.test.x.toarray().tolist(), np.asarray(data.test.labels).tolist()))
+    assert loaded_rows == file_rows
 
 
 def test_mat_file_missing_a_matrix(tmp_path):
@@ -257,3 +259,71 @@ def test_20news_folders_and_scikit_learn_fallback_give_the_same_dataset(tmp_path
     monkeypatch.setattr("sklearn.datasets.fetch_20newsgroups", offline)
     with pytest.raises(DatasetNotFoundError, match="download failed"):
         load_dataset("20news", data_dir=tmp_path / "empty", cache=False, download=True)
+
+
+def label_changes(labels) -> int:
+    """How often the label changes along a part (rows compared whole for multi-label)."""
+    labels = np.asarray(labels)
+    rows = labels.reshape(len(labels), -1)
+    return int((rows[1:] != rows[:-1]).any(axis=1).sum())
+
+
+def random_order_changes(labels) -> float:
+    """The expected number of label changes along the same labels in a uniformly random order."""
+    rows = np.asarray(labels).reshape(len(labels), -1)
+    _, counts = np.unique(rows, axis=0, return_counts=True)
+    n = len(rows)
+    return (n - 1) * (1 - (counts * (counts - 1)).sum() / (n * (n - 1)))
+
+
+def assert_parts_in_random_order(data):
+    for name in ("train", "validation", "test"):
+        labels = getattr(data, name).labels
+        assert label_changes(labels) >= 0.8 * random_order_changes(labels), (data.name, name)
+
+
+@pytest.mark.parametrize("name, archive", [("20news", "20news-bydate.tar.gz"), ("snippets", "data-web-snippets.tar.gz")])
+def test_real_parts_are_stored_in_a_random_order(name, archive, cache_dir):
+    source = shared_file(archive).parent
+    data = load_dataset(name, data_dir=source, cache_dir=cache_dir, download=False) if name == "20news" \
+        else load_dataset(name, data_dir=source, cache_dir=cache_dir)
+    assert_parts_in_random_order(data)
+    assert label_changes(np.sort(data.train.labels)) < 0.01 * random_order_changes(data.train.labels)
+
+
+def test_every_loader_stores_its_parts_in_a_random_order(tmp_path, digits):
+    from ssb_vae.data import cifar10
+
+    assert_parts_in_random_order(digits)
+    path = tmp_path / "sorted.mat"
+    contents = write_mat(path, sizes=(300, 120, 150))
+    for part in ("train", "cv", "test"):  # store every part of the file in class order
+        order = np.argsort(contents[f"gnd_{part}"].argmax(axis=1), kind="stable")
+        contents[part], contents[f"gnd_{part}"] = contents[part][order], contents[f"gnd_{part}"][order]
+    scipy.io.savemat(path, contents)
+    assert_parts_in_random_order(load_dataset(str(path), cache=False))
+
+    rows = [{"text": f"word{i % 7} common{i % 3} item{i}", "label": "abc"[i * 3 // 600]} for i in range(600)]
+    corpus = tmp_path / "by_class.csv"
+    pd.DataFrame(rows).to_csv(corpus, index=False)  # the file is sorted by label
+    assert_parts_in_random_order(load_dataset(str(corpus), cache=False))
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / cifar10.FEATURES, rng.normal(size=(2100, 512)).astype(np.float32))
+    np.save(tmp_path / cifar10.LABELS, np.repeat(np.arange(10), 210))
+    assert_parts_in_random_order(load_dataset("cifar10", data_dir=tmp_path, cache=False))
+
+
+def test_a_cache_entry_of_the_earlier_storage_order_is_not_served(tmp_path, monkeypatch):
+    from ssb_vae.data import cache
+
+    source, entries = tmp_path / "source", tmp_path / "cache"
+    source.mkdir()
+    (source / "train.txt").write_text("red apple fruit food\ngreen pear fruit food\nfast car motor vehicle\n" * 4)
+    (source / "test.txt").write_text("yellow banana fruit food\nblue truck motor vehicle\n")
+    monkeypatch.setattr(cache, "FORMAT_VERSION", 1)
+    load_dataset("snippets", data_dir=source, cache_dir=entries)
+    old_entry = next(entries.glob("*.npz"))
+    monkeypatch.undo()
+    load_dataset("snippets", data_dir=source, cache_dir=entries)
+    assert len(list(entries.glob("*.npz"))) == 2 and old_entry.exists()

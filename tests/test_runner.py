@@ -1,6 +1,8 @@
 """The batch runner, its CSV, resuming, backends, reports, the hash command, and bad input."""
 
 import csv
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -9,6 +11,9 @@ import pytest
 from conftest import expected_float32_overflow
 from ssb_vae import hash as hash_command
 from ssb_vae import report, runner
+from ssb_vae.codes import load_codes
+from ssb_vae.evaluation import evaluate
+from ssb_vae.results import KEY_COLUMNS, METRICS, POSITION_TIES_COLUMNS, csv_line
 
 QUICK = ["--levels", "0.5", "--epochs", "2", "--methods", "phs-gs", "ssb-vae"]
 
@@ -19,7 +24,7 @@ def rows_of(path):
 
 
 def metric_rows(path):
-    keep = list(runner.KEY_COLUMNS) + list(runner.METRICS) + ["n_labelled", "final_loss"]
+    keep = list(KEY_COLUMNS) + list(METRICS) + ["n_labelled", "final_loss"]
     return sorted(tuple(row[c] for c in keep) for row in rows_of(path))
 
 
@@ -38,14 +43,95 @@ def test_default_command_writes_spec_csv_table_and_plot(serial_csv):
                            "p@1000", "p@5000", "map@100", "map@1000", "map@5000", "added_val_flag",
                            "seed_used"]
     assert {"bits", "epochs", "train_seconds", "eval_seconds"} <= set(header)
+    assert header[-2:] == ["ties", "codes_file"]
     rows = rows_of(serial_csv)
     assert [r["algorithm"] for r in rows] == ["PHS_GS", "SSB_VAE"]
+    assert all(r["ties"] == "expected" for r in rows)
     assert all(r["seed_used"] == "20" and r["dataset"] == "digits" for r in rows)
     assert all(0 <= float(r["p@100"]) <= 1 for r in rows)
     directory = serial_csv.parent
     assert (directory / "digits_p100_table.csv").exists() and (directory / "digits_p100_table.tex").exists()
     assert (directory / "digits_16bits_p100.png").stat().st_size > 10_000
-    assert len(list((directory / "models").glob("digits_*_16bits_level0.5_*_seed20.keras"))) == 2
+    assert len(list((directory / "models").glob("digits_*_16bits_level0.5_*_seed20_e2_bs100.keras"))) == 2
+
+
+def test_every_row_stores_the_codes_it_was_scored_on(serial_csv):
+    for row in rows_of(serial_csv):
+        codes = load_codes(serial_csv.parent / row["codes_file"])
+        assert row["codes_file"].startswith("digits_codes/")
+        assert codes.db_codes.shape == (1797 - 200, 16)  # digits: database = all but the 200 queries
+        assert codes.query_codes.shape == (200, 16) and set(np.unique(codes.db_codes)) <= {0, 1}
+        assert codes.key["seed_used"] == 20 and codes.key["epochs"] == 2
+        scores = evaluate(codes.db_codes, codes.query_codes, codes.db_labels, codes.query_labels)
+        assert repr(scores["p@100"]) == row["p@100"]
+        assert len(np.unique(codes.db_labels)) == 10
+
+
+def test_recompute_reproduces_the_metric_columns_exactly(serial_csv, tmp_path):
+    out = tmp_path / "again.csv"
+    report.main([str(serial_csv), "--recompute", "--out", str(out)])
+    original, again = rows_of(serial_csv), rows_of(out)
+    assert [{m: r[m] for m in METRICS} for r in again] == [{m: r[m] for m in METRICS} for r in original]
+    assert [r["train_seconds"] for r in again] == [r["train_seconds"] for r in original]
+    assert (tmp_path / "again_p100_table.csv").exists()
+    assert load_codes(tmp_path / again[0]["codes_file"]).n_bits == 16  # relative to the new CSV
+
+    by_position = tmp_path / "index.csv"
+    report.main([str(serial_csv), "--recompute", "--ties", "index", "--out", str(by_position)])
+    assert {r["ties"] for r in rows_of(by_position)} == {"index"}
+    with pytest.raises(SystemExit):  # never silently replaced
+        report.main([str(serial_csv), "--recompute", "--ties", "random", "--out", str(by_position)])
+    assert {r["ties"] for r in rows_of(by_position)} == {"index"}
+    report.main([str(serial_csv), "--recompute", "--ties", "random", "--out", str(by_position), "--force"])
+    assert {r["ties"] for r in rows_of(by_position)} == {"random"}
+
+
+def test_recompute_needs_no_tensorflow(serial_csv, tmp_path):
+    out = tmp_path / "light.csv"
+    script = (
+        "import sys\n"
+        "from ssb_vae import report\n"
+        f"report.main([{str(serial_csv)!r}, '--recompute', '--out', {str(out)!r}])\n"
+        "import ssb_vae.data, ssb_vae.evaluation\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--recompute"], "--recompute needs --out"),
+        (["--recompute", "--out", "SAME"], "--out must name a new file"),
+    ],
+)
+def test_recompute_refuses_to_touch_its_input(serial_csv, arguments, message, capsys):
+    before = serial_csv.read_bytes()
+    arguments = [str(serial_csv) if a == "SAME" else a for a in arguments]
+    with pytest.raises(SystemExit):
+        report.main([str(serial_csv), *arguments])
+    assert message in capsys.readouterr().err
+    assert serial_csv.read_bytes() == before
+
+
+def test_resuming_under_another_tie_mode_is_refused(serial_csv, capsys):
+    before = serial_csv.read_bytes()
+    with pytest.raises(SystemExit):
+        runner.main([*QUICK, "--ties", "index", "--out", str(serial_csv)])
+    message = capsys.readouterr().err
+    assert "holds metrics computed with ties=expected" in message and "--ties expected" in message
+    assert serial_csv.read_bytes() == before
+
+
+def test_a_csv_of_position_ties_is_refused_and_kept(tmp_path, capsys):
+    out = tmp_path / "old.csv"
+    out.write_text(csv_line(POSITION_TIES_COLUMNS))
+    with pytest.raises(SystemExit):
+        runner.main(["--out", str(out)])
+    assert "written before tie-aware metrics" in capsys.readouterr().err
+    assert out.read_text() == csv_line(POSITION_TIES_COLUMNS)
 
 
 def test_resume_skips_rows_already_in_the_csv(serial_csv, capsys):

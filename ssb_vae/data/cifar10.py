@@ -64,7 +64,7 @@ def _dataset(features_path: Path, labels_path: Path) -> Dataset:
         rng.choice(np.flatnonzero(labels == c), TEST_PER_CLASS, replace=False) for c in np.unique(labels)
     ])
     rest = rng.permutation(np.setdiff1d(np.arange(len(labels)), test_rows))
-    parts = [np.sort(rest[VALIDATION_SIZE:]), np.sort(rest[:VALIDATION_SIZE]), np.sort(test_rows)]
+    parts = [rest[VALIDATION_SIZE:], rest[:VALIDATION_SIZE], rng.permutation(test_rows)]  # random order
     mean = features[parts[0]].mean(axis=0)
     std = features[parts[0]].std(axis=0)
     standardized = (features - mean) / np.where(std > 0, std, 1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -129,7 +130,17 @@ def labelled_mask(n_items: int, level: float, rng: np.random.Generator) -> np.nd
 
 
 def split_indices(n_items: int, fractions: tuple, seed: int = SPLIT_SEED) -> list[np.ndarray]:
-    """A seeded random partition of range(n_items) into consecutive parts of the given fractions."""
+    """A seeded random partition of range(n_items) into consecutive parts of the given fractions.
+
+    Each part keeps the order of the permutation (SPEC §5: never sorted, so that the storage order
+    of a part says nothing about its labels).
+    """
     order = np.random.default_rng(seed).permutation(n_items)
     bounds = np.cumsum([math.floor(f * n_items) for f in fractions[:-1]])
-    return [np.sort(part) for part in np.split(order, bounds)]
+    return np.split(order, bounds)
+
+
+def storage_order(n_items: int, part: str) -> np.ndarray:
+    """The fixed random order in which a part given as a whole (a test file, a .mat matrix) is
+    stored (SPEC §5); ``part`` names it, so that each part gets an order of its own."""
+    return np.random.default_rng([SPLIT_SEED, zlib.crc32(part.encode())]).permutation(n_items)

@@ -13,9 +13,9 @@ import numpy as np
 import scipy.io
 import scipy.sparse as sp
 
-from ssb_vae.batches import normalize_rows
+from ssb_vae.matrices import normalize_rows
 from ssb_vae.data.cache import cache_key, cached
-from ssb_vae.data.core import Dataset, Split
+from ssb_vae.data.core import Dataset, Split, storage_order
 
 MATRICES = ("train", "cv", "test", "gnd_train", "gnd_cv", "gnd_test")
 
@@ -51,6 +51,8 @@ def _split(name: str, features, ground_truth, multilabel: bool, drop_empty: bool
     if drop_empty:
         kept = np.flatnonzero(x.getnnz(axis=1) > 0)
         x, ground_truth = x[kept], ground_truth[kept]
+    order = storage_order(x.shape[0], f"mat/{name}")  # SPEC §5: not in the file's order
+    x, ground_truth = x[order], ground_truth[order]
     labels = ground_truth.astype(np.uint8) if multilabel else ground_truth.argmax(axis=1)
     return Split(x, normalize_rows(x), labels)
 
@@ -71,7 +73,10 @@ def _dataset(path: Path, name: str) -> Dataset:
 
 
 def load(path, cache_dir: Path | None, name: str | None = None) -> Dataset:
-    """Loads any ``.mat`` file of the layout above; training rows that are all zero are dropped."""
+    """Loads any ``.mat`` file of the layout above; training rows that are all zero are dropped.
+
+    Each part is returned in a seeded random order (SPEC §5), not in the file's.
+    """
     path = Path(path)
     name = name or path.name.split(".")[0]
     return cached(cache_dir, cache_key(name, [path], {"layout": MATRICES}), lambda: _dataset(path, name))

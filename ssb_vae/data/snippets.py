@@ -1,4 +1,7 @@
-"""Web search snippets (Phan et al. 2008; SPEC §5): train.txt split 90/10, test.txt as queries."""
+"""Web search snippets (Phan et al. 2008; SPEC §5): train.txt split 90/10, test.txt as queries.
+
+Every part is stored in a seeded random order, not in the files' (class) order.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ssb_vae.data.cache import cache_key, cached
-from ssb_vae.data.core import Dataset, Split, split_indices
+from ssb_vae.data.core import Dataset, Split, split_indices, storage_order
 from ssb_vae.data.sources import find_source, read_tar_members
 from ssb_vae.data.text import SNIPPET_SETTINGS, snippet_features
 
@@ -51,6 +54,8 @@ def _read(directory: Path) -> tuple[list[Path], dict[str, bytes]]:
 def _dataset(contents: dict[str, bytes]) -> Dataset:
     train_texts, train_labels = parse_lines(contents["train.txt"], "train.txt")
     test_texts, test_labels = parse_lines(contents["test.txt"], "test.txt")
+    test_order = storage_order(len(test_texts), "snippets/test.txt")  # SPEC §5: not in file order
+    test_texts, test_labels = [test_texts[i] for i in test_order], [test_labels[i] for i in test_order]
     classes = sorted(set(train_labels) | set(test_labels))
     index = {name: i for i, name in enumerate(classes)}
     train_rows, validation_rows = split_indices(len(train_texts), (0.9, 0.1))

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from ssb_vae.batches import normalize_rows
+from ssb_vae.matrices import normalize_rows
 from ssb_vae.data.core import Dataset, Split, split_indices
 
 TFIDF_SETTINGS = {"max_features": 10000, "stop_words": "english"}

@@ -1,0 +1,142 @@
+"""The results CSV (SPEC §7): its columns, the key of a run, and the file that rows are appended to.
+
+Shared by the runner, which appends rows, and the report, which reads and recomputes them; it
+imports neither, nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ssb_vae.files import replacing
+
+METRICS = ("p@100", "r@100", "p@1000", "p@5000", "map@100", "map@1000", "map@5000")
+METRIC_KS = (100, 1000, 5000)
+SPEC_COLUMNS = (
+    "dataset", "algorithm", "level", "alpha", "beta", "gamma", *METRICS, "added_val_flag", "seed_used",
+)
+PACKAGE_COLUMNS = (
+    "bits", "epochs", "batch_size", "repetition", "n_labelled", "final_loss", "train_seconds",
+    "eval_seconds",
+)
+# ``ties``: the tie mode of the metric columns (SPEC §6); ``codes_file``: the run's stored codes
+# (SPEC §7), relative to the CSV's folder
+COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file")
+# the layout of CSVs written before ties were recorded: position tie-breaking, no stored codes
+POSITION_TIES_COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS)
+KEY_COLUMNS = ("dataset", "algorithm", "bits", "level", "alpha", "beta", "gamma", "seed_used")
+KEY_TYPES = (str, str, int, float, float, float, float, int)
+
+
+def row_key(row: dict) -> tuple:
+    """The identity of a run in a results file, typed so that ``0.5`` and ``"0.5"`` agree."""
+    return tuple(kind(row[column]) for kind, column in zip(KEY_TYPES, KEY_COLUMNS))
+
+
+def csv_line(values) -> str:
+    """One CSV line; floats written with ``repr`` so that they read back exactly."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(
+        [repr(v) if isinstance(v, float) else v for v in values]
+    )
+    return buffer.getvalue()
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Writes a whole results CSV at once (temporary file, then rename)."""
+    with replacing(path, suffix=".csv") as temporary:
+        temporary.write_text(csv_line(COLUMNS) + "".join(csv_line([row[c] for c in COLUMNS]) for row in rows))
+
+
+class ResultsFile:
+    """The results CSV of a grid: checked before anything runs, rows appended whole and flushed.
+
+    ``ties`` is the tie mode (SPEC §6) of the rows this run appends; a file holding rows of
+    another mode is refused, so one file never mixes two definitions of its metrics.
+    """
+
+    def __init__(self, path: Path, ties: str = "expected"):
+        self.path = Path(path)
+        self.ties = ties
+        self.errors_path = self.path.with_suffix(".errors.log")
+        if self.path.exists() and self.path.stat().st_size > 0:
+            with open(self.path, newline="") as handle:
+                header = tuple(next(csv.reader(handle), []))
+            if header == POSITION_TIES_COLUMNS:
+                raise ValueError(
+                    f"{self.path} was written before tie-aware metrics: its metric columns break "
+                    "Hamming-distance ties by database position and it stores no codes (SPEC §6, "
+                    "§7). It is left untouched; write the new runs to another --out."
+                )
+            if header != COLUMNS:
+                raise ValueError(
+                    f"{self.path} exists with other columns ({', '.join(header[:6])}, …); it is "
+                    "left untouched. Choose another --out, or move that file away."
+                )
+            self._drop_partial_last_row()
+            self._check_ties()
+
+    def _check_ties(self) -> None:
+        modes = {row["ties"] for row in self.rows()}
+        if modes and modes != {self.ties}:
+            found = ", ".join(sorted(modes))
+            raise ValueError(
+                f"{self.path} holds metrics computed with ties={found}, but this run computes "
+                f"ties={self.ties}. Resume it with --ties {found}, or write to another --out; "
+                f"`python -m ssb_vae.report {self.path} --recompute --ties {self.ties} --out NEW.csv` "
+                "rescores its stored codes without training."
+            )
+
+    def _drop_partial_last_row(self) -> None:
+        """A run killed in the middle of a write can leave a last line without its newline:
+        that line is incomplete, so it is removed (its run will simply be done again)."""
+        content = self.path.read_bytes()
+        if content.endswith(b"\n"):
+            return
+        complete = content[: content.rfind(b"\n") + 1]
+        with replacing(self.path, suffix=".csv") as temporary:
+            temporary.write_bytes(complete)
+        print(f"{self.path}: removed an incomplete last row left by an interrupted run", file=sys.stderr)
+
+    def check_writable(self) -> None:
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as error:
+            raise ValueError(
+                f"cannot write results to {directory} ({error.strerror}); choose a writable --out"
+            ) from None
+
+    def rows(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        with open(self.path, newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    def done_keys(self) -> set[tuple]:
+        return {row_key(row) for row in self.rows()}
+
+    def _append(self, path: Path, line: str) -> None:
+        with open(path, "a", newline="") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def append(self, row: dict) -> None:
+        """Appends one row (and the header first, into a new file) in a single flushed write."""
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        header = csv_line(COLUMNS) if new else ""
+        self._append(self.path, header + csv_line([row[column] for column in COLUMNS]))
+
+    def record_error(self, run: dict, error: str) -> None:
+        entry = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "run": run, "error": error}
+        self._append(self.errors_path, json.dumps(entry) + "\n")
