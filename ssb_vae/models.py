@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import zipfile
 from dataclasses import dataclass
 from typing import Callable
 
@@ -272,6 +273,9 @@ class HashingAutoencoder(keras.Model):
             raise ValueError(f"save to a path ending in .keras (the Keras 3 format), got {path!r}")
         if os.path.exists(path) and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"cannot save {path}: the folder {folder} does not exist; create it first")
         with replacing(path, suffix=".keras") as temporary:
             super().save(temporary, overwrite=True, **kwargs)
 
@@ -297,5 +301,17 @@ def build_model(
 
 
 def load_model(path) -> HashingAutoencoder:
-    """Loads a model saved by this package (``.keras``); its layers are registered by this module."""
-    return keras.models.load_model(path)
+    """Loads a model saved by this package (``.keras``); its layers are registered by this module.
+
+    A missing file raises FileNotFoundError, a damaged one ValueError, both naming the file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no model file {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is damaged: it is not a complete .keras archive (truncated or "
+                         "overwritten?); save or copy the model again")
+    try:
+        return keras.models.load_model(path)
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError) as error:
+        raise ValueError(f"{path} is damaged and cannot be loaded ({type(error).__name__}: {error})") from None

@@ -33,10 +33,21 @@ def load_results(path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no results file {path}")
-    results = pd.read_csv(path)
+    try:
+        results = pd.read_csv(path)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ValueError(f"{path} is not a readable CSV ({type(error).__name__})") from None
     missing = [column for column in ("dataset", "algorithm", "level", "bits") if column not in results]
     if missing or results.empty:
         raise ValueError(f"{path} is not a results CSV of run_experiments.py (expected columns {COLUMNS[:6]}…)")
+    for column in ("level", "bits", *(metric for metric in METRICS if metric in results)):
+        numbers = pd.to_numeric(results[column], errors="coerce")
+        bad = results[column].notna() & numbers.isna()
+        if bad.any():
+            line = int(bad.to_numpy().nonzero()[0][0]) + 2
+            raise ValueError(f"{path}, line {line}: column {column!r} holds {results[column][bad].iloc[0]!r}, "
+                             "not a number; fix or remove that row")
+        results[column] = numbers
     return results
 
 
@@ -108,7 +119,8 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
         paper_table(results, metric, "std").to_csv(spread, float_format="%.4f")
         written += [stem.with_suffix(".csv"), stem.with_suffix(".tex"), spread]
         for (dataset, bits), _ in results.groupby(["dataset", "bits"]):
-            prefix = csv_path.stem if dataset == csv_path.stem else f"{csv_path.stem}_{dataset}"
+            name = Path(str(dataset)).stem  # a dataset given as a path is named by its file
+            prefix = csv_path.stem if name == csv_path.stem else f"{csv_path.stem}_{name}"
             name = f"{prefix}_{bits}bits_{_safe(metric)}.png"
             written.append(plot_metric(results, metric, dataset, int(bits), out_dir / name))
     return first_table, written

@@ -13,7 +13,10 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from ssb_vae.files import replacing
 
@@ -31,13 +34,25 @@ PACKAGE_COLUMNS = (
 COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file")
 # the layout of CSVs written before ties were recorded: position tie-breaking, no stored codes
 POSITION_TIES_COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS)
-KEY_COLUMNS = ("dataset", "algorithm", "bits", "level", "alpha", "beta", "gamma", "seed_used")
-KEY_TYPES = (str, str, int, float, float, float, float, int)
+# every setting that changes a run's result (the preset acts through alpha, beta, gamma)
+KEY_COLUMNS = ("dataset", "algorithm", "bits", "level", "alpha", "beta", "gamma", "seed_used", "epochs",
+               "batch_size")
+KEY_TYPES = (str, str, int, float, float, float, float, int, int, int)
 
 
 def row_key(row: dict) -> tuple:
     """The identity of a run in a results file, typed so that ``0.5`` and ``"0.5"`` agree."""
     return tuple(kind(row[column]) for kind, column in zip(KEY_TYPES, KEY_COLUMNS))
+
+
+def _key_error(row: dict) -> str | None:
+    """What makes a row's key unreadable, or None."""
+    for kind, column in zip(KEY_TYPES, KEY_COLUMNS):
+        try:
+            kind(row[column])
+        except (TypeError, ValueError):
+            return f"column {column!r} holds {row[column]!r}, not {'a number' if kind is not str else 'text'}"
+    return None
 
 
 def csv_line(values) -> str:
@@ -56,7 +71,8 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 
 
 class ResultsFile:
-    """The results CSV of a grid: checked before anything runs, rows appended whole and flushed.
+    """The results CSV of a grid: locked for a whole run, checked before anything runs, rows
+    appended whole and flushed.
 
     ``ties`` is the tie mode (SPEC §6) of the rows this run appends; a file holding rows of
     another mode is refused, so one file never mixes two definitions of its metrics.
@@ -66,9 +82,40 @@ class ResultsFile:
         self.path = Path(path)
         self.ties = ties
         self.errors_path = self.path.with_suffix(".errors.log")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        if self.path.is_dir():
+            raise ValueError(f"--out {self.path} is a folder; name a CSV file, e.g. {self.path / 'results.csv'}")
+
+    @contextmanager
+    def locked(self):
+        """Holds the file's lock (``<name>.lock``) while the block runs, then checks the file.
+
+        A second runner on the same file is refused at once, before it trains anything.
+        """
+        self.check_writable()
+        lock = FileLock(self.lock_path, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ValueError(
+                f"another runner is writing {self.path} (it holds {self.lock_path}); wait for it "
+                "to finish and run this command again to add what is missing, or choose another --out"
+            ) from None
+        try:
+            self._check_existing()
+            yield self
+        finally:
+            lock.release()
+
+    def _check_existing(self) -> None:
         if self.path.exists() and self.path.stat().st_size > 0:
-            with open(self.path, newline="") as handle:
-                header = tuple(next(csv.reader(handle), []))
+            try:
+                with open(self.path, newline="") as handle:
+                    header = tuple(next(csv.reader(handle), []))
+            except UnicodeDecodeError:
+                raise ValueError(
+                    f"{self.path} is not a text CSV (it is left untouched); choose another --out"
+                ) from None
             if header == POSITION_TIES_COLUMNS:
                 raise ValueError(
                     f"{self.path} was written before tie-aware metrics: its metric columns break "
@@ -81,10 +128,18 @@ class ResultsFile:
                     "left untouched. Choose another --out, or move that file away."
                 )
             self._drop_partial_last_row()
-            self._check_ties()
+            self._check_rows()
 
-    def _check_ties(self) -> None:
-        modes = {row["ties"] for row in self.rows()}
+    def _check_rows(self) -> None:
+        rows = self.rows()
+        for number, row in enumerate(rows, start=2):
+            problem = _key_error(row)
+            if problem:
+                raise ValueError(
+                    f"{self.path}, line {number}: {problem}. The file is left untouched: fix or "
+                    "remove that row, or choose another --out"
+                )
+        modes = {row["ties"] for row in rows}
         if modes and modes != {self.ties}:
             found = ", ".join(sorted(modes))
             raise ValueError(

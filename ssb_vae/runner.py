@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -44,6 +45,7 @@ class GridPoint:
     data_dir: str
     cache_dir: str | None = None
     save_models: str | None = None
+    overwrite_models: bool = False
     verbose: int = 0
     ties: str = "expected"
 
@@ -54,7 +56,7 @@ class GridPoint:
     @property
     def key(self) -> tuple:
         values = (self.dataset, ALGORITHMS[self.method], self.bits, self.level,
-                  self.alpha, self.beta, self.gamma, self.seed)
+                  self.alpha, self.beta, self.gamma, self.seed, self.epochs, self.batch_size)
         return row_key(dict(zip(KEY_COLUMNS, values)))
 
     @property
@@ -72,7 +74,29 @@ class GridPoint:
                 f"seed {self.seed} (α={self.alpha:g}, β={self.beta:g}, γ={self.gamma:g})")
 
 
-def run_point(point: GridPoint) -> tuple[dict, StoredCodes]:
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished run hands back to the driver: its row, its codes, and notes to show."""
+
+    row: dict
+    codes: StoredCodes
+    notes: tuple = ()
+
+
+def _save_model(model, point: GridPoint) -> str | None:
+    """Saves the run's model unless a file is in the way; returns a note instead of failing the run."""
+    path = point.model_path()
+    if path.exists() and not point.overwrite_models:
+        return (f"{path} exists and was kept, so this run's model was not saved (its row is written); "
+                "pass --overwrite-models to replace such files")
+    try:
+        model.save(path, overwrite=True)
+    except OSError as error:
+        return f"could not save the model to {path} ({error}); its row is written"
+    return None
+
+
+def run_point(point: GridPoint) -> Outcome:
     """Trains and evaluates one grid point; returns its CSV row and the codes it was scored on."""
     import keras
 
@@ -100,27 +124,25 @@ def run_point(point: GridPoint) -> tuple[dict, StoredCodes]:
     scores = evaluate(db_codes, query_codes, database.labels, queries.labels, ks=METRIC_KS,
                       ties=point.ties, seed=point.seed)
     eval_seconds = time.perf_counter() - started
-    if point.save_models:
-        model.save(point.model_path(), overwrite=False)
+    notes = (_save_model(model, point),) if point.save_models else ()
 
-    dataset, algorithm, bits, level, alpha, beta, gamma, seed = point.key
-    key = dict(zip(KEY_COLUMNS, point.key), epochs=point.epochs, batch_size=point.batch_size)
-    codes = StoredCodes(db_codes, query_codes, database.labels, queries.labels, key)
+    dataset, algorithm, bits, level, alpha, beta, gamma, seed, epochs, batch_size = point.key
+    codes = StoredCodes(db_codes, query_codes, database.labels, queries.labels, dict(zip(KEY_COLUMNS, point.key)))
     row = {
         "dataset": dataset, "algorithm": algorithm, "level": level,
         "alpha": alpha, "beta": beta, "gamma": gamma,
         **{metric: scores[metric] for metric in METRICS},
         "added_val_flag": True, "seed_used": seed, "bits": bits,
-        "epochs": point.epochs, "batch_size": point.batch_size, "repetition": point.repetition,
+        "epochs": epochs, "batch_size": batch_size, "repetition": point.repetition,
         "n_labelled": int(supervised.labelled.sum()),
         "final_loss": history.history["loss"][-1],
         "train_seconds": round(train_seconds, 3), "eval_seconds": round(eval_seconds, 3),
         "ties": point.ties,
     }
-    return row, codes
+    return Outcome(row, codes, tuple(note for note in notes if note))
 
 
-def run_point_safely(point: GridPoint) -> tuple[GridPoint, tuple | None, str | None]:
+def run_point_safely(point: GridPoint) -> tuple[GridPoint, Outcome | None, str | None]:
     """``run_point`` that returns its error as text instead of raising, so the grid goes on."""
     try:
         return point, run_point(point), None
@@ -167,12 +189,17 @@ def _execute_ray(points, address: str | None, on_result) -> None:
 
 
 def hyperparameters(args, dataset: str, bits: int, method: str, level: float) -> dict[str, float]:
-    """α, β, γ of a grid point: the preset (paper or package default), then explicit overrides."""
+    """α, β, γ of a grid point: the preset (paper or package default), then explicit overrides.
+
+    With all three given explicitly, no preset is looked up (nor needed).
+    """
+    overrides = {"alpha": args.alpha, "beta": args.beta, "gamma": args.gamma}
+    if None not in overrides.values():
+        return overrides
     if args.preset == "paper":
         values = paper_hyperparameters(dataset, bits, method, level)
     else:
         values = dict(DEFAULTS[method])
-    overrides = {"alpha": args.alpha, "beta": args.beta, "gamma": args.gamma}
     values.update({name: value for name, value in overrides.items() if value is not None})
     return values
 
@@ -186,11 +213,12 @@ def build_grid(args) -> list[GridPoint]:
     """Every (dataset, method, bits, level, repetition) of the command line, checked."""
     from ssb_vae.data.core import check_level
 
-    methods = [check_method(method) for method in args.methods]
+    # a value given twice (``--levels 1 1.0``) is one grid value
+    methods = list(dict.fromkeys(check_method(method) for method in args.methods))
     for bits in args.bits:
         if bits < 1:
             raise ValueError(f"--bits must be at least 1, got {bits}")
-    levels = [check_level(level) for level in args.levels]
+    levels = list(dict.fromkeys(check_level(level) for level in args.levels))
     if not 1 <= args.reps <= len(SEEDS):
         raise ValueError(f"--reps must be between 1 and {len(SEEDS)} (one seed each), got {args.reps}")
     for name in ("epochs", "batch_size", "jobs"):
@@ -202,14 +230,26 @@ def build_grid(args) -> list[GridPoint]:
                   epochs=args.epochs, batch_size=args.batch_size or default_batch_size(dataset),
                   data_dir=str(args.data_dir),
                   cache_dir=args.cache_dir, save_models=args.save_models,
+                  overwrite_models=args.overwrite_models,
                   verbose=2 if args.verbose else 0, ties=args.ties,
                   **hyperparameters(args, dataset, bits, method, level))
-        for dataset in args.dataset
-        for bits in args.bits
+        for dataset in dict.fromkeys(args.dataset)
+        for bits in dict.fromkeys(args.bits)
         for method in methods
         for level in levels
         for repetition in range(args.reps)
     ]
+
+
+def loss_weight(text: str) -> float:
+    """An α, β or γ from the command line: a finite number ≥ 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, got {text}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -233,9 +273,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["default", "paper"], default="default",
                    help="α, β, γ: 'paper' = the reference experiments' table (SPEC §8), "
                         "'default' = the package defaults")
-    p.add_argument("--alpha", type=float, help="override α for every run")
-    p.add_argument("--beta", type=float, help="override β for every run")
-    p.add_argument("--gamma", type=float, help="override γ for every run")
+    p.add_argument("--alpha", type=loss_weight, help="override α for every run")
+    p.add_argument("--beta", type=loss_weight, help="override β for every run")
+    p.add_argument("--gamma", type=loss_weight, help="override γ for every run")
     p.add_argument("--ties", choices=TIE_MODES, default="expected",
                    help="how the metrics treat items at equal Hamming distance (SPEC §6): their "
                         "expected value over all orders (default), database position, or one "
@@ -246,6 +286,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None,
                    help="results CSV (None: results/<dataset>.csv); rows already in it are skipped")
     p.add_argument("--save-models", metavar="DIR", default=None, help="save every trained model here")
+    p.add_argument("--overwrite-models", action="store_true",
+                   help="with --save-models: replace a model file of the same name (default: keep "
+                        "it, write the row, and say so)")
     p.add_argument("--jobs", type=int, default=1, help="grid points run at once on this machine")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="'local' processes, or Ray tasks (pip install -r requirements-ray.txt)")
@@ -267,20 +310,25 @@ def main(argv: list[str] | None = None) -> int:
     arg_parser = parser()
     args = arg_parser.parse_args(argv)
     out = Path(args.out) if args.out else default_output(args.dataset)
-    try:
-        grid = build_grid(args)
-        results = ResultsFile(out, ties=args.ties)
-        results.check_writable()
-        if args.backend == "ray":
-            try:
-                import ray  # noqa: F401
-            except ImportError:
-                raise ValueError("--backend ray needs Ray: pip install -r requirements-ray.txt") from None
-        for dataset in args.dataset:  # fails early on a missing file, and fills the cache
-            load_dataset(dataset, data_dir=args.data_dir, cache_dir=args.cache_dir)
-    except (ValueError, PresetMissingError, DatasetNotFoundError) as error:
-        arg_parser.error(str(error))
+    with ExitStack() as held:
+        try:
+            grid = build_grid(args)
+            results = ResultsFile(out, ties=args.ties)
+            held.enter_context(results.locked())  # for the whole run: one runner per file
+            if args.backend == "ray":
+                try:
+                    import ray  # noqa: F401
+                except ImportError:
+                    raise ValueError("--backend ray needs Ray: pip install -r requirements-ray.txt") from None
+            for dataset in args.dataset:  # fails early on a missing file, and fills the cache
+                load_dataset(dataset, data_dir=args.data_dir, cache_dir=args.cache_dir)
+        except (ValueError, PresetMissingError, DatasetNotFoundError) as error:
+            arg_parser.error(str(error))  # leaving the block releases the lock
+        return _run_grid(grid, args, results)
 
+
+def _run_grid(grid: list[GridPoint], args, results: ResultsFile) -> int:
+    out = results.path
     done = results.done_keys()
     todo = [point for point in grid if point.key not in done]
     print(f"{len(grid)} runs in the grid, {len(grid) - len(todo)} already in {out}, {len(todo)} to run")
@@ -304,15 +352,16 @@ def _run(points: list[GridPoint], args, results: ResultsFile) -> int:
     failures = 0
     progress = tqdm(total=len(points), unit="run", desc="grid", disable=not points)
 
-    def on_result(point: GridPoint, outcome: tuple | None, error: str | None) -> None:
+    def on_result(point: GridPoint, outcome: Outcome | None, error: str | None) -> None:
         nonlocal failures
         if error is None:
-            row, codes = outcome
             # the codes first: a row in the CSV always has its codes on disk
             codes_file = Path(f"{results.path.stem}_codes") / f"{point.name}.npz"
-            save_codes(results.path.parent / codes_file, codes)
-            row = {**row, "codes_file": codes_file.as_posix()}
+            save_codes(results.path.parent / codes_file, outcome.codes)
+            row = {**outcome.row, "codes_file": codes_file.as_posix()}
             results.append(row)
+            for note in outcome.notes:
+                progress.write(f"note: {note}")
             progress.set_postfix_str(f"{point.method} {point.level:g}: p@100={row['p@100']:.3f}")
         else:
             failures += 1

@@ -94,6 +94,12 @@ def training_features(model: HashingAutoencoder, x, target=None, labels=None, la
         if labels is None:
             raise ValueError(f"method {model.method!r} is supervised: pass labels (and labelled)")
         mask = labelled_mask(labelled, n_items)
+        if not mask.any():
+            raise ValueError(
+                f"no item is labelled: method {model.method!r} learns from labels and would train as "
+                "an autoencoder with meaningless label terms. Label some items, or use an "
+                "unsupervised method (vdsh, bvae)"
+            )
         features["labels"] = label_matrix(labels, n_items, model.spec.n_classes) * mask[:, None]
         features["labelled"] = mask
     return features

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -103,10 +105,16 @@ def cached(cache_dir: Path | None, key: str, build) -> Dataset:
         try:
             with np.load(path, allow_pickle=False) as arrays:
                 return _unflatten({name: arrays[name] for name in arrays.files})
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
             path.unlink(missing_ok=True)  # an unreadable entry is rebuilt, never trusted
     dataset = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(path, suffix=".npz") as temporary:
-        np.savez(temporary, **_flatten(dataset))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path, suffix=".npz") as temporary:
+            np.savez(temporary, **_flatten(dataset))
+    except OSError as error:
+        raise ValueError(
+            f"cannot write the dataset cache in {path.parent} ({error.strerror or error}); choose a "
+            "writable --cache-dir (or $SSB_VAE_CACHE), or load with cache=False"
+        ) from None
     return dataset

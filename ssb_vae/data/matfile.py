@@ -64,6 +64,13 @@ def _dataset(path: Path, name: str) -> Dataset:
     if len(n_classes) != 1:
         raise ValueError(f"{path}: gnd_train, gnd_cv and gnd_test have different numbers of classes")
     multilabel = any((g.sum(axis=1) > 1).any() for g in ground_truths)
+    for part, truth in zip(("gnd_train", "gnd_cv", "gnd_test"), ground_truths):
+        unlabelled = int((truth.sum(axis=1) == 0).sum())
+        if unlabelled and not multilabel:
+            raise ValueError(
+                f"{path}: {unlabelled} row(s) of {part} have no class (all zeros); in a single-label "
+                "file every item needs exactly one class. Remove those items or give them a class"
+            )
     parts = [
         _split(part, contents[part], truth, multilabel, drop_empty=(part == "train"), path=path)
         for part, truth in zip(("train", "cv", "test"), ground_truths)

@@ -39,6 +39,11 @@ def _posts_from_folders(directory: Path) -> dict[str, str]:
 
 def _dataset(posts: dict[str, str]) -> Dataset:
     """Posts keyed by ``<part>/<group>/<id>``, taken in sorted order so every source splits alike."""
+    if not posts:
+        raise ValueError(
+            f"no 20 Newsgroups posts found: the source holds no files of the form "
+            f"{FOLDERS[0]}/<group>/<id> or {FOLDERS[1]}/<group>/<id>. {HOW_TO_GET}"
+        )
     names = sorted(posts)
     groups = [name.split("/")[1] for name in names]
     classes = sorted(set(groups))

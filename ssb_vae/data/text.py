@@ -42,16 +42,36 @@ def tfidf_dataset(
     x = TF-IDF over the most frequent terms; target = x normalized to sum 1 (SPEC §5, `20news`).
     """
     texts = np.asarray(texts, dtype=object)
+    needed = minimum_items(fractions)
+    if len(texts) < needed:
+        raise ValueError(
+            f"{name} has {len(texts)} documents: its {'/'.join(f'{100 * f:g}' for f in fractions)} "
+            f"train/validation/test split needs at least {needed}, so that every part holds one"
+        )
     parts = split_indices(len(texts), fractions)
     vectorizer = TfidfVectorizer(**TFIDF_SETTINGS, dtype=np.float32)
-    vectorizer.fit(texts[parts[0]])
+    try:
+        vectorizer.fit(texts[parts[0]])
+    except ValueError as error:  # scikit-learn: "empty vocabulary"
+        raise ValueError(f"{name}: no words are left in its training documents once English stop "
+                         f"words are removed ({error})") from None
     splits = []
-    for rows in parts:
+    for part, rows in zip(("train", "validation", "test"), parts):
         x = sp.csr_matrix(vectorizer.transform(texts[rows]))
         kept = np.flatnonzero(x.getnnz(axis=1) > 0)
+        if kept.size == 0:
+            raise ValueError(f"{name}: every {part} document is empty once vectorized; give more or longer documents")
         x = x[kept]
         splits.append(Split(x, normalize_rows(x), labels[rows][kept]))
     return Dataset(name, *splits, classes=tuple(classes), multilabel=multilabel)
+
+
+def minimum_items(fractions) -> int:
+    """The fewest items whose split (``split_indices``) leaves no part empty."""
+    n = len(fractions)
+    while not all(len(part) for part in split_indices(n, fractions, seed=0)):
+        n += 1
+    return n
 
 
 def snippet_features(train_texts, other_texts: list) -> list[tuple]:
