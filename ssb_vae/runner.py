@@ -48,6 +48,14 @@ class GridPoint:
     overwrite_models: bool = False
     verbose: int = 0
     ties: str = "expected"
+    corpus_options: tuple = ()  # (name, value) pairs for a CSV/TSV corpus: columns, delimiter
+
+    def load(self):
+        """The run's dataset."""
+        from ssb_vae.data import load_dataset
+
+        return load_dataset(self.dataset, data_dir=self.data_dir, cache_dir=self.cache_dir,
+                            **dict(self.corpus_options))
 
     @property
     def seed(self) -> int:
@@ -83,14 +91,19 @@ class Outcome:
     notes: tuple = ()
 
 
-def _save_model(model, point: GridPoint) -> str | None:
-    """Saves the run's model unless a file is in the way; returns a note instead of failing the run."""
+def _save_model(model, pipeline, point: GridPoint) -> str | None:
+    """Saves the run's model (and the text pipeline beside it) unless a file is in the way;
+    returns a note instead of failing the run."""
+    from ssb_vae.data.pipeline import pipeline_path
+
     path = point.model_path()
     if path.exists() and not point.overwrite_models:
         return (f"{path} exists and was kept, so this run's model was not saved (its row is written); "
                 "pass --overwrite-models to replace such files")
     try:
         model.save(path, overwrite=True)
+        if pipeline is not None:
+            pipeline.save(pipeline_path(path))
     except OSError as error:
         return f"could not save the model to {path} ({error}); its row is written"
     return None
@@ -100,12 +113,11 @@ def run_point(point: GridPoint) -> Outcome:
     """Trains and evaluates one grid point; returns its CSV row and the codes it was scored on."""
     import keras
 
-    from ssb_vae.data import load_dataset
     from ssb_vae.evaluation import evaluate
     from ssb_vae.models import build_model
     from ssb_vae.training import hash_codes, train
 
-    data = load_dataset(point.dataset, data_dir=point.data_dir, cache_dir=point.cache_dir)
+    data = point.load()
     supervised = data.with_supervision(point.level, seed=point.seed)
     database, queries = supervised.database, supervised.queries
 
@@ -124,7 +136,7 @@ def run_point(point: GridPoint) -> Outcome:
     scores = evaluate(db_codes, query_codes, database.labels, queries.labels, ks=METRIC_KS,
                       ties=point.ties, seed=point.seed)
     eval_seconds = time.perf_counter() - started
-    notes = (_save_model(model, point),) if point.save_models else ()
+    notes = (_save_model(model, data.text_pipeline, point),) if point.save_models else ()
 
     dataset, algorithm, bits, level, alpha, beta, gamma, seed, epochs, batch_size = point.key
     codes = StoredCodes(db_codes, query_codes, database.labels, queries.labels, dict(zip(KEY_COLUMNS, point.key)))
@@ -204,6 +216,14 @@ def hyperparameters(args, dataset: str, bits: int, method: str, level: float) ->
     return values
 
 
+def corpus_options(args, dataset: str) -> tuple:
+    """The CSV/TSV options of the command line, for a dataset that is such a file."""
+    if Path(dataset).suffix.lower() not in (".csv", ".tsv"):
+        return ()
+    return (("text_column", args.text_column), ("label_column", args.label_column),
+            ("label_delimiter", args.label_delimiter), ("split_column", args.split_column))
+
+
 def default_batch_size(dataset: str) -> int:
     """SPEC §2: batches of 100 items, 200 for CIFAR-10."""
     return 200 if dataset == "cifar10" else 100
@@ -232,6 +252,7 @@ def build_grid(args) -> list[GridPoint]:
                   cache_dir=args.cache_dir, save_models=args.save_models,
                   overwrite_models=args.overwrite_models,
                   verbose=2 if args.verbose else 0, ties=args.ties,
+                  corpus_options=corpus_options(args, dataset),
                   **hyperparameters(args, dataset, bits, method, level))
         for dataset in dict.fromkeys(args.dataset)
         for bits in dict.fromkeys(args.bits)
@@ -261,6 +282,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dataset", nargs="+", default=["digits"],
                    help="datasets: digits, 20news, snippets, tmc, cifar10, or .mat/.csv/.tsv paths")
+    p.add_argument("--text-column", default="text", help="CSV/TSV corpus: the column holding the text")
+    p.add_argument("--label-column", default="label", help="CSV/TSV corpus: the column holding the label(s)")
+    p.add_argument("--label-delimiter", default=None,
+                   help="CSV/TSV corpus: separator of several labels in one cell (multi-label), e.g. '|'")
+    p.add_argument("--split-column", default="split",
+                   help="CSV/TSV corpus: a column of train/validation/test, honoured when present "
+                        "(else a seeded 60/20/20 split)")
     p.add_argument("--methods", nargs="+", default=["vdsh-s", "phs-gs", "ssb-vae"],
                    help=f"methods among {', '.join(METHODS)}")
     p.add_argument("--bits", nargs="+", type=int, default=[16], help="code lengths")
@@ -304,7 +332,7 @@ def default_output(datasets: list[str]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ssb_vae.data import DatasetNotFoundError, load_dataset
+    from ssb_vae.data import DatasetNotFoundError
     from ssb_vae.presets import PresetMissingError
 
     arg_parser = parser()
@@ -320,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
                     import ray  # noqa: F401
                 except ImportError:
                     raise ValueError("--backend ray needs Ray: pip install -r requirements-ray.txt") from None
-            for dataset in args.dataset:  # fails early on a missing file, and fills the cache
-                load_dataset(dataset, data_dir=args.data_dir, cache_dir=args.cache_dir)
+            for point in {point.dataset: point for point in grid}.values():  # fails early, fills the cache
+                point.load()
         except (ValueError, PresetMissingError, DatasetNotFoundError) as error:
             arg_parser.error(str(error))  # leaving the block releases the lock
         return _run_grid(grid, args, results)

@@ -1,7 +1,5 @@
 """The data layer (SPEC §5): real archives, .mat and CSV files made here, the cache, errors."""
 
-import os
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -12,7 +10,7 @@ import scipy.sparse as sp
 from conftest import shared_file
 from ssb_vae.data import DatasetNotFoundError, load_dataset, newsgroups
 from ssb_vae.data.core import labelled_count
-from ssb_vae.data.text import snippet_tokens
+from ssb_vae.data.pipeline import snippet_tokens
 
 
 @pytest.fixture(scope="module")

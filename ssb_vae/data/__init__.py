@@ -25,7 +25,8 @@ def load_dataset(
     Source files are read from ``data_dir`` and never written to; the preprocessed result is
     cached in ``cache_dir`` (default ``~/.cache/ssb_vae``, or ``$SSB_VAE_CACHE``) unless
     ``cache`` is false. ``options``: ``download`` (20news: fall back to scikit-learn's
-    fetcher, default true); ``text_column``, ``label_column``, ``label_delimiter`` (CSV/TSV).
+    fetcher, default true); ``text_column``, ``label_column``, ``label_delimiter``,
+    ``split_column`` (CSV/TSV; see ``ssb_vae.data.corpus``).
     """
     cache_path = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if cache else None
     key = str(name)

@@ -17,9 +17,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssb_vae.data.core import Dataset, Split
+from ssb_vae.data.pipeline import TextPipeline
 from ssb_vae.files import replacing
 
-FORMAT_VERSION = 2  # 2: every part in a seeded random order (SPEC §5); entries of 1 are never served
+# 2: every part in a seeded random order (SPEC §5); 3: the text pipeline is kept. Older entries
+# are never served.
+FORMAT_VERSION = 3
 PARTS = ("train", "validation", "test")
 
 
@@ -55,6 +58,8 @@ def _flatten(dataset: Dataset) -> dict:
         "classes": np.array([str(c) for c in dataset.classes]),
         "multilabel": np.array(dataset.multilabel),
     }
+    if dataset.text_pipeline is not None:
+        arrays["text_pipeline"] = np.array(dataset.text_pipeline.to_json())
     for part in PARTS:
         split = getattr(dataset, part)
         arrays[f"{part}.labels"] = split.labels
@@ -89,6 +94,7 @@ def _unflatten(arrays) -> Dataset:
         name=str(arrays["name"]),
         classes=tuple(arrays["classes"].tolist()),
         multilabel=bool(arrays["multilabel"]),
+        text_pipeline=TextPipeline.from_json(str(arrays["text_pipeline"])) if "text_pipeline" in arrays else None,
         **parts,
     )
 

@@ -63,6 +63,7 @@ class Dataset:
     test: Split
     classes: tuple
     multilabel: bool
+    text_pipeline: object = None  # a TextPipeline for text datasets: raw text → x
 
     @cached_property
     def database(self) -> Split:

@@ -1,4 +1,9 @@
-"""A user's own corpus: a CSV/TSV with a text column and a label column, through the TF-IDF pipeline."""
+"""A user's own corpus: a CSV/TSV with a text column and a label column, through the TF-IDF pipeline.
+
+Without a split column the documents are split 60/20/20 at random (fixed seed). With one (values
+``train``, ``validation``, ``test``) it decides the parts; when no row says ``validation``, a
+seeded 10% of the training rows becomes the validation part.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ import pandas as pd
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from ssb_vae.data.cache import cache_key, cached
-from ssb_vae.data.core import Dataset
-from ssb_vae.data.text import TFIDF_SETTINGS, tfidf_dataset
+from ssb_vae.data.core import Dataset, split_indices
+from ssb_vae.data.text import PART_NAMES, TFIDF_SETTINGS, tfidf_dataset
+
+VALIDATION_FROM_TRAIN = 0.1
 
 
 def _separator(path: Path) -> str:
@@ -33,8 +40,31 @@ def _check_labels(path: Path, label_column: str, label_sets: list[list[str]]) ->
         )
 
 
-def _dataset(path: Path, text_column: str, label_column: str, label_delimiter: str | None) -> Dataset:
+def _parts(path: Path, cells: pd.Series) -> list[np.ndarray]:
+    """Row indices of train, validation and test from the split column's cells."""
+    values = cells.str.strip().str.lower()
+    unknown = sorted(set(values) - set(PART_NAMES))
+    if unknown:
+        raise ValueError(f"{path}: the split column holds {', '.join(map(repr, unknown))}; "
+                         f"its values must be {', '.join(PART_NAMES)}")
+    parts = {part: np.flatnonzero(values.to_numpy() == part) for part in PART_NAMES}
+    if not len(parts["validation"]) and len(parts["train"]) > 1:
+        carved, kept = split_indices(len(parts["train"]), (VALIDATION_FROM_TRAIN, 1 - VALIDATION_FROM_TRAIN))
+        if not len(carved):
+            carved, kept = kept[:1], kept[1:]
+        parts["validation"], parts["train"] = parts["train"][carved], parts["train"][kept]
+    empty = [part for part in PART_NAMES if not len(parts[part])]
+    if empty:
+        raise ValueError(f"{path}: no row has split {' or '.join(map(repr, empty))}; every part needs "
+                         "documents (validation may be left out when train has at least two)")
+    return [parts[part] for part in PART_NAMES]
+
+
+def _dataset(path: Path, text_column: str, label_column: str, label_delimiter: str | None,
+             split_column: str) -> Dataset:
     table = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
+    if table.empty:
+        raise ValueError(f"{path} has no documents (only a header, or nothing)")
     missing = [c for c in (text_column, label_column) if c not in table.columns]
     if missing:
         raise ValueError(
@@ -43,15 +73,16 @@ def _dataset(path: Path, text_column: str, label_column: str, label_delimiter: s
         )
     texts = table[text_column].tolist()
     cells = table[label_column].str.strip()
+    parts = _parts(path, table[split_column]) if split_column in table.columns else None
     if label_delimiter is None:
         _check_labels(path, label_column, [[cell] if cell else [] for cell in cells])
         classes, labels = np.unique(cells.to_numpy(), return_inverse=True)
-        return tfidf_dataset(path.stem, texts, labels.astype(np.int64), classes, multilabel=False)
+        return tfidf_dataset(path.stem, texts, labels.astype(np.int64), classes, multilabel=False, parts=parts)
     label_sets = [[s.strip() for s in cell.split(label_delimiter) if s.strip()] for cell in cells]
     _check_labels(path, label_column, label_sets)
     binarizer = MultiLabelBinarizer()
     matrix = binarizer.fit_transform(label_sets).astype(np.uint8)
-    return tfidf_dataset(path.stem, texts, matrix, binarizer.classes_, multilabel=True)
+    return tfidf_dataset(path.stem, texts, matrix, binarizer.classes_, multilabel=True, parts=parts)
 
 
 def load(
@@ -60,16 +91,18 @@ def load(
     text_column: str = "text",
     label_column: str = "label",
     label_delimiter: str | None = None,
+    split_column: str = "split",
 ) -> Dataset:
-    """Random 60/20/20 split (fixed seed), TF-IDF fitted on train, as for 20 Newsgroups.
+    """TF-IDF fitted on train, as for 20 Newsgroups; parts from ``split_column`` when the file
+    has it, else a random 60/20/20 split (fixed seed).
 
     With ``label_delimiter`` (e.g. ``"|"``) the label cells hold several classes: multi-label.
     """
     path = Path(path)
     settings = {
         "vectorizer": TFIDF_SETTINGS,
-        "columns": (text_column, label_column, label_delimiter),
+        "columns": (text_column, label_column, label_delimiter, split_column),
         "separator": _separator(path),  # a .csv and a .tsv of the same bytes parse differently
     }
-    build = lambda: _dataset(path, text_column, label_column, label_delimiter)  # noqa: E731
+    build = lambda: _dataset(path, text_column, label_column, label_delimiter, split_column)  # noqa: E731
     return cached(cache_dir, cache_key(path.stem, [path], settings), build)

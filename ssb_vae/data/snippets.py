@@ -62,13 +62,13 @@ def _dataset(contents: dict[str, bytes]) -> Dataset:
     texts = np.asarray(train_texts, dtype=object)
     labels = np.array([index[name] for name in train_labels], dtype=np.int64)
     test_y = np.array([index[name] for name in test_labels], dtype=np.int64)
-    features = snippet_features(texts[train_rows], [texts[validation_rows], test_texts])
+    pipeline, features = snippet_features(texts[train_rows], [texts[validation_rows], test_texts])
     parts = [
         Split(*features[0], labels[train_rows]),
         Split(*features[1], labels[validation_rows]),
         Split(*features[2], test_y),
     ]
-    return Dataset("snippets", *parts, classes=tuple(classes), multilabel=False)
+    return Dataset("snippets", *parts, classes=tuple(classes), multilabel=False, text_pipeline=pipeline)
 
 
 def load(data_dir, cache_dir: Path | None) -> Dataset:
