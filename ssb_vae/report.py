@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ssb_vae.codes import load_codes  # noqa: E402
@@ -69,6 +70,52 @@ def paper_table(results: pd.DataFrame, metric: str = "p@100", statistic: str = "
     return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2])))]
 
 
+def spread_table(results: pd.DataFrame, metric: str = "p@100", latex: bool = False) -> pd.DataFrame:
+    """The paper's table as text cells "mean ± std" over repetitions (std with n − 1 degrees of
+    freedom; the mean alone where there is one repetition)."""
+    mean, std = paper_table(results, metric, "mean"), paper_table(results, metric, "std")
+    plus_minus = " $\\pm$ " if latex else " ± "
+    cells = [[f"{m:.3f}" + (f"{plus_minus}{s:.3f}" if pd.notna(s) else "") if pd.notna(m) else ""
+              for m, s in zip(mean_row, std_row)] for mean_row, std_row in zip(mean.to_numpy(), std.to_numpy())]
+    table = pd.DataFrame(cells, index=mean.index, columns=mean.columns)
+    if latex:
+        table.index = table.index.set_levels(table.index.levels[2].str.replace("_", "\\_"), level=2)
+    return table
+
+
+def artifact_table(csv_path, threshold: float = 0.01) -> pd.DataFrame:
+    """The size of the storage-order artifact (SPEC §6), from the stored codes, without training.
+
+    Every row's codes are scored twice: tie-aware (the default), and with the database sorted by
+    class and ties broken by position (what the superseded tables did). Means over repetitions,
+    one row per (dataset, bits, algorithm, level); only the cells where P@100 or MAP@100 differ by
+    more than ``threshold``.
+    """
+    csv_path = Path(csv_path)
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or "codes_file" not in rows[0]:
+        raise ValueError(f"{csv_path} has no stored codes: the artifact can only be measured from them")
+    scored = []
+    for row in rows:
+        codes = load_codes(csv_path.parent / row["codes_file"])
+        labels = codes.db_labels
+        by_class = np.lexsort(labels.T[::-1]) if labels.ndim == 2 else np.argsort(labels, kind="stable")
+        default = evaluate(codes.db_codes, codes.query_codes, labels, codes.query_labels, ks=(100,))
+        superseded = evaluate(codes.db_codes[by_class], codes.query_codes, labels[by_class],
+                              codes.query_labels, ks=(100,), ties="index")
+        scored.append({"dataset": row["dataset"], "bits": int(row["bits"]), "algorithm": row["algorithm"],
+                       "level": float(row["level"]), "repetitions": 1,
+                       **{f"{m} {kind}": scores[m] for kind, scores in (("tie-aware", default),
+                          ("class order", superseded)) for m in ("p@100", "map@100")}})
+    table = pd.DataFrame(scored).groupby(ROW_KEYS + ["level"]).agg(
+        {"repetitions": "sum", **{c: "mean" for c in scored[0] if "@" in c}})
+    for metric in ("p@100", "map@100"):
+        table[f"{metric} difference"] = table[f"{metric} class order"] - table[f"{metric} tie-aware"]
+    differs = (table[["p@100 difference", "map@100 difference"]].abs() > threshold).any(axis=1)
+    return table[differs]
+
+
 def plot_metric(results: pd.DataFrame, metric: str, dataset: str, bits: int, path: Path) -> Path:
     """One figure: ``metric`` against the level, a line per method, min–max band over repetitions."""
     subset = results[(results["dataset"] == dataset) & (results["bits"] == bits)]
@@ -98,7 +145,8 @@ def _safe(metric: str) -> str:
 
 def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFrame, list[Path]]:
     """Writes the table (CSV + LaTeX) of each metric, its spread over repetitions (standard
-    deviation, CSV) and one plot per (dataset, bits, metric).
+    deviation, CSV), both as "mean ± std" cells (CSV + LaTeX) and one plot per (dataset, bits,
+    metric).
 
     Returns the table of the first metric and the paths written (beside the CSV by default).
     """
@@ -117,7 +165,12 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
         )
         spread = out_dir / f"{csv_path.stem}_{_safe(metric)}_std.csv"
         paper_table(results, metric, "std").to_csv(spread, float_format="%.4f")
-        written += [stem.with_suffix(".csv"), stem.with_suffix(".tex"), spread]
+        both = out_dir / f"{csv_path.stem}_{_safe(metric)}_mean_std"
+        spread_table(results, metric).to_csv(both.with_suffix(".csv"))
+        both.with_suffix(".tex").write_text(spread_table(results, metric, latex=True).to_latex(
+            escape=False, caption=f"{metric}: mean $\\pm$ standard deviation over repetitions"))
+        written += [stem.with_suffix(".csv"), stem.with_suffix(".tex"), spread, both.with_suffix(".csv"),
+                    both.with_suffix(".tex")]
         for (dataset, bits), _ in results.groupby(["dataset", "bits"]):
             name = Path(str(dataset)).stem  # a dataset given as a path is named by its file
             prefix = csv_path.stem if name == csv_path.stem else f"{csv_path.stem}_{name}"
@@ -181,6 +234,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=None,
                         help="with --recompute --ties random: the order's seed (default: each row's seed)")
     parser.add_argument("--force", action="store_true", help="with --recompute: replace an existing --out")
+    parser.add_argument("--artifact", action="store_true",
+                        help="also write <csv>_artifact.csv: the stored codes scored on a class-sorted "
+                             "database with ties by position, next to the default, where they differ by > 0.01")
     args = parser.parse_args(argv)
     try:
         source, out_dir = args.csv, args.out
@@ -191,6 +247,13 @@ def main(argv: list[str] | None = None) -> None:
             out_dir = None
             print(f"recomputed every row of {args.csv} with ties={args.ties} into {source}")
         table, written = write_report(source, out_dir, args.metric)
+        if args.artifact:
+            artifact = artifact_table(source)
+            path = Path(out_dir or Path(source).parent) / f"{Path(source).stem}_artifact.csv"
+            artifact.to_csv(path, float_format="%.4f")
+            written.append(path)
+            print(f"storage-order artifact, {len(artifact)} cell(s) differing by more than 0.01:")
+            print(artifact.to_string(float_format=lambda v: f"{v:.4f}"))
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))

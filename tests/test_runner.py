@@ -239,6 +239,10 @@ def test_report_from_a_small_csv(tmp_path):
     spread = pd.read_csv(tmp_path / "toy_p100_std.csv", index_col=[0, 1, 2])
     assert spread.loc[("toy", 16, "PHS_GS"), "1"] == pytest.approx(np.std([0.6, 0.61], ddof=1), abs=1e-4)
     assert "SSB\\_VAE" in (tmp_path / "toy_p100_table.tex").read_text()
+    both = pd.read_csv(tmp_path / "toy_p100_mean_std.csv", index_col=[0, 1, 2], dtype=str)
+    assert both.loc[("toy", "16", "SSB_VAE"), "0.1"] == "0.615 ± 0.007"  # 0.61 and 0.62
+    latex = (tmp_path / "toy_p100_mean_std.tex").read_text()
+    assert "0.615 $\\pm$ 0.007" in latex and "SSB\\_VAE" in latex
     assert (tmp_path / "toy_16bits_map100.png").exists()
     with pytest.raises(SystemExit):
         report.main([str(path), "--metric", "p@7"])
@@ -256,3 +260,20 @@ def test_hash_command_writes_codes_and_keeps_existing_files(serial_csv, tmp_path
     text = tmp_path / "codes.txt"
     hash_command.main([str(model), "--dataset", "digits", "--part", "queries", "--out", str(text)])
     assert text.read_text().splitlines()[0] == "".join(map(str, codes[0]))
+
+
+def test_artifact_table_scores_the_stored_codes_in_class_order(serial_csv, tmp_path, capsys):
+    cells = report.artifact_table(serial_csv, threshold=0.0)
+    assert len(cells) == 2 and set(cells["repetitions"]) == {1}
+    row = rows_of(serial_csv)[1]
+    codes = load_codes(serial_csv.parent / row["codes_file"])
+    order = np.argsort(codes.db_labels, kind="stable")
+    expected = evaluate(codes.db_codes[order], codes.query_codes, codes.db_labels[order], codes.query_labels,
+                        ks=(100,), ties="index")
+    cell = cells.loc[("digits", 16, row["algorithm"], 0.5)]
+    assert cell["p@100 class order"] == pytest.approx(expected["p@100"])
+    assert cell["p@100 tie-aware"] == pytest.approx(float(row["p@100"]))
+    assert cell["map@100 difference"] == pytest.approx(expected["map@100"] - float(row["map@100"]))
+    report.main([str(serial_csv), "--artifact", "--out", str(tmp_path)])
+    assert "storage-order artifact" in capsys.readouterr().out
+    assert (tmp_path / "digits_artifact.csv").exists()
