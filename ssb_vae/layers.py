@@ -144,28 +144,34 @@ class LabelLoss(_LossTerm):
 
 
 PAIR_MODES = ("all", "labelled")
+SIMILARITIES = {"dot": losses.dot_similarity, "jaccard": losses.jaccard_similarity}
 
 
 @_serializable
 class PairwiseHammingLoss(_LossTerm):
-    """Adds weight · PAIR over the batch's relaxed codes, with S = A Aᵀ  (SPEC §3).
+    """Adds weight · PAIR over the batch's relaxed codes, with S from the label source  (SPEC §3).
 
     Inputs ``[codes, label_source, labelled]``. ``label_source`` is the true label matrix (PHS-GS,
     zero rows for unlabelled items) or the predicted label distributions (SSB-VAE, gradients flow
-    through it). ``pairs="labelled"`` keeps only pairs of two labelled items. Returns the codes.
+    through it). ``pairs="labelled"`` keeps only pairs of two labelled items. ``similarity``:
+    ``"dot"`` (S = A Aᵀ, the reference) or ``"jaccard"`` (soft Jaccard, ``losses.jaccard_similarity``,
+    for multi-label data). Returns the codes.
     """
 
     term = "pair"
 
-    def __init__(self, weight: float = 1.0, pairs: str = "all", **kwargs):
+    def __init__(self, weight: float = 1.0, pairs: str = "all", similarity: str = "dot", **kwargs):
         super().__init__(weight=weight, **kwargs)
         if pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
         self.pairs = pairs
+        self.similarity = similarity
 
     def call(self, inputs):
         codes, label_source, labelled = inputs
-        similarity = ops.matmul(label_source, ops.transpose(label_source))
+        similarity = SIMILARITIES[self.similarity](label_source)
         pair_weights = None
         if self.pairs == "labelled":
             pair_weights = ops.expand_dims(labelled, 1) * ops.expand_dims(labelled, 0)
@@ -173,4 +179,4 @@ class PairwiseHammingLoss(_LossTerm):
         return codes
 
     def get_config(self):
-        return {**super().get_config(), "pairs": self.pairs}
+        return {**super().get_config(), "pairs": self.pairs, "similarity": self.similarity}

@@ -48,6 +48,22 @@ def label_cross_entropy(labels, label_logits, labelled, multilabel: bool):
     return labelled * per_item
 
 
+def dot_similarity(label_source):
+    """S = A Aᵀ (SPEC §3): the reference similarity of PHS-GS and SSB-VAE."""
+    return ops.matmul(label_source, ops.transpose(label_source))
+
+
+def jaccard_similarity(label_source):
+    """Soft Jaccard S_ij = a_i·a_j / (Σ_c a_ic + Σ_c a_jc − a_i·a_j), in [0, 1]; 0 when both are zero.
+
+    For multi-label data: an item predicting every class is not similar to every item (as it is
+    under A Aᵀ), because the union in the denominator grows with what it predicts.
+    """
+    shared = ops.matmul(label_source, ops.transpose(label_source))
+    sizes = ops.sum(label_source, axis=-1, keepdims=True)
+    return ops.divide_no_nan(shared, sizes + ops.transpose(sizes) - shared)
+
+
 def pairwise_hamming_hinge(codes, similarity, pair_weights=None):
     """PAIR = (1/B) Σ_i Σ_j [S_ij·Dist_ij + (1 − S_ij)·max(0, M − Dist_ij)], M = B/3  (SPEC §3).
 

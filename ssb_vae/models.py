@@ -19,6 +19,7 @@ import keras
 from ssb_vae.files import replacing
 from ssb_vae.layers import (
     PAIR_MODES,
+    SIMILARITIES,
     BernoulliKLLoss,
     BernoulliSampling,
     GaussianKLLoss,
@@ -43,6 +44,7 @@ class ModelSpec:
     gamma: float
     multilabel: bool
     pairs: str
+    similarity: str
     hidden_units: int
     temperature: float
     seed: int | None
@@ -145,7 +147,8 @@ def _pairwise(similarity_from_predictions: bool):
         inputs, outputs, trunk, next_seed = _autoencoder(spec, _bernoulli_latent, supervised=True)
         label_probs = _label_head(trunk, inputs, spec.alpha * spec.gamma, spec, next_seed)
         label_source = label_probs if similarity_from_predictions else inputs["labels"]
-        outputs["sample"] = PairwiseHammingLoss(spec.alpha, pairs=spec.pairs, name="pairwise_loss")(
+        outputs["sample"] = PairwiseHammingLoss(spec.alpha, pairs=spec.pairs, similarity=spec.similarity,
+                                                name="pairwise_loss")(
             [outputs["sample"], label_source, inputs["labelled"]]
         )
         outputs["label_probs"] = label_probs
@@ -199,6 +202,7 @@ class HashingAutoencoder(keras.Model):
         gamma: float = 1.0,
         multilabel: bool = False,
         pairs: str = "all",
+        similarity: str | None = None,
         hidden_units: int = 500,
         temperature: float = 0.67,
         seed: int | None = None,
@@ -214,6 +218,9 @@ class HashingAutoencoder(keras.Model):
             n_classes = None
         if pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
+        similarity = similarity or ("jaccard" if multilabel else "dot")
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
         for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
             if not (float(value) >= 0 and float(value) < float("inf")):
                 raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
@@ -226,6 +233,7 @@ class HashingAutoencoder(keras.Model):
             gamma=float(gamma),
             multilabel=bool(multilabel),
             pairs=pairs,
+            similarity=similarity,
             hidden_units=hidden_units,
             temperature=float(temperature),
             seed=seed,
@@ -253,6 +261,7 @@ class HashingAutoencoder(keras.Model):
             "gamma": spec.gamma,
             "multilabel": spec.multilabel,
             "pairs": spec.pairs,
+            "similarity": spec.similarity,
             "hidden_units": spec.hidden_units,
             "temperature": spec.temperature,
             "seed": spec.seed,

@@ -281,7 +281,8 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--dataset", nargs="+", default=["digits"],
-                   help="datasets: digits, 20news, snippets, tmc, cifar10, or .mat/.csv/.tsv paths")
+                   help="datasets: digits, 20news, 20news-multilabel, snippets, tmc, cifar10, or "
+                        ".mat/.csv/.tsv paths")
     p.add_argument("--text-column", default="text", help="CSV/TSV corpus: the column holding the text")
     p.add_argument("--label-column", default="label", help="CSV/TSV corpus: the column holding the label(s)")
     p.add_argument("--label-delimiter", default=None,

@@ -39,6 +39,18 @@ def pairwise(b, S, weights=None):
     return total / bits
 
 
+def jaccard(a):
+    """Soft Jaccard of every pair of rows: a_i·a_j / (Σ a_i + Σ a_j − a_i·a_j), 0 for 0/0."""
+    n = len(a)
+    s = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            shared = float(np.dot(a[i], a[j]))
+            union = float(a[i].sum() + a[j].sum()) - shared
+            s[i, j] = shared / union if union else 0.0
+    return s
+
+
 def softmax(z):
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)

@@ -199,7 +199,7 @@ def test_truncated_archive(tmp_path):
 
 
 def test_unknown_dataset_lists_the_known_ones():
-    with pytest.raises(ValueError, match="known datasets: digits, 20news, snippets, tmc, cifar10"):
+    with pytest.raises(ValueError, match="known datasets: digits, 20news, 20news-multilabel, snippets, tmc, cifar10"):
         load_dataset("mnist")
 
 
@@ -325,3 +325,17 @@ def test_a_cache_entry_of_the_earlier_storage_order_is_not_served(tmp_path, monk
     monkeypatch.undo()
     load_dataset("snippets", data_dir=source, cache_dir=entries)
     assert len(list(entries.glob("*.npz"))) == 2 and old_entry.exists()
+
+
+def test_20news_multilabel_carries_each_posts_group_and_root(cache_dir):
+    source = shared_file("20news-bydate.tar.gz").parent
+    single = load_dataset("20news", data_dir=source, cache_dir=cache_dir, download=False)
+    multi = load_dataset("20news-multilabel", data_dir=source, cache_dir=cache_dir, download=False)
+    assert multi.multilabel and len(multi.classes) == 27
+    assert multi.classes[20:] == ("alt", "comp", "misc", "rec", "sci", "soc", "talk")
+    for part_single, part_multi in ((single.train, multi.train), (single.test, multi.test)):
+        labels = part_multi.labels
+        assert (labels.sum(axis=1) == 2).all()  # its group and its root
+        np.testing.assert_array_equal(labels[:, :20].argmax(axis=1), part_single.labels)  # same items, same order
+        roots = np.array([multi.classes.index(g.split(".")[0]) for g in multi.classes[:20]])
+        np.testing.assert_array_equal(labels[np.arange(len(labels)), roots[part_single.labels]], 1)

@@ -91,6 +91,19 @@ def test_pairwise_pushes_unlabelled_pairs_apart_by_default_and_can_skip_them(bat
     assert expected_labelled < expected_all  # unlabelled pairs did contribute hinge terms
 
 
+def test_jaccard_similarity_matches_reference_and_is_bounded(batch):
+    y = batch["multi_y"] * batch["m"][:, None]  # zero rows for unlabelled items: S = 0, not 0/0
+    probs = reference.sigmoid(batch["label_logits"])
+    for source in (y, probs):
+        got = as_numpy(losses.jaccard_similarity(source.astype(np.float32)))
+        np.testing.assert_allclose(got, reference.jaccard(source.astype(np.float64)), rtol=1e-5, atol=1e-7)
+        assert (got >= 0).all() and (got <= 1 + 1e-6).all()
+    # an item predicting every class and an item of one class: A Aᵀ calls them similar (S = 1)
+    pair = np.array([[1, 1, 1, 1], [1, 0, 0, 0]], np.float32)
+    assert float(as_numpy(losses.dot_similarity(pair))[0, 1]) == 1.0
+    assert float(as_numpy(losses.jaccard_similarity(pair))[0, 1]) == pytest.approx(0.25)
+
+
 def test_bernoulli_sampling_is_the_gumbel_sigmoid_relaxation():
     logits = np.full((20000, 1), 0.8, dtype=np.float32)
     sample = as_numpy(layers.BernoulliSampling(temperature=0.67, seed=5)(logits))
@@ -111,16 +124,19 @@ def model_inputs(rng, n, d, classes, multilabel=False):
 
 
 @pytest.mark.parametrize(
-    "method, multilabel",
-    [(method, False) for method in ssb_vae.METHODS]
-    + [(method, True) for method in ("vdsh-s", "phs-gs", "ssb-vae")],
+    "method, multilabel, similarity",
+    [(method, False, None) for method in ssb_vae.METHODS]
+    + [(method, True, None) for method in ("vdsh-s", "phs-gs", "ssb-vae")]
+    + [(method, True, "dot") for method in ("phs-gs", "ssb-vae")],
 )
-def test_model_total_loss_is_the_spec_formula(rng, method, multilabel):
-    """The sum of the model's added losses equals the SPEC §3 total computed from its outputs."""
+def test_model_total_loss_is_the_spec_formula(rng, method, multilabel, similarity):
+    """The sum of the model's added losses equals the SPEC §3 total computed from its outputs
+    (with S = A Aᵀ, or the soft Jaccard that multi-label data use by default)."""
     alpha, beta, gamma = 0.7, 0.3, 2.5
     n, d, classes = 8, 12, 3
     model = ssb_vae.build_model(method, input_dim=d, n_bits=6, n_classes=classes, alpha=alpha,
-                                beta=beta, gamma=gamma, multilabel=multilabel, hidden_units=10, seed=3)
+                                beta=beta, gamma=gamma, multilabel=multilabel, similarity=similarity,
+                                hidden_units=10, seed=3)
     inputs = model_inputs(rng, n, d, classes, multilabel)
     if not model.supervised:
         inputs = {"x": inputs["x"], "target": inputs["target"]}
@@ -139,7 +155,8 @@ def test_model_total_loss_is_the_spec_formula(rng, method, multilabel):
     if method in ("phs-gs", "ssb-vae"):
         ce = reference.cross_entropy(y, outputs["label_probs"], m, multilabel).sum() / n
         source = y if method == "phs-gs" else outputs["label_probs"]
-        expected += alpha * (gamma * ce + reference.pairwise(outputs["sample"], source @ source.T))
+        s = reference.jaccard(source) if multilabel and similarity is None else source @ source.T
+        expected += alpha * (gamma * ce + reference.pairwise(outputs["sample"], s))
     assert total == pytest.approx(expected, rel=2e-4)
 
 
@@ -148,3 +165,28 @@ def _trunk(model, x):
 
     trunk = keras.Model(model.get_layer("x").output, model.get_layer("encoder_bn_2").output)
     return trunk(x, training=True)
+
+
+def test_predicting_every_class_is_not_a_cheap_optimum_of_the_multilabel_pair_term():
+    """The mechanism of the SSB-VAE collapse on multi-label data (results/multilabel): with
+    S = Ŷ Ŷᵀ an unlabelled item predicting every class is "similar" (S up to C) to everything, the
+    hinge weight 1 − S turns negative, and PAIR falls without bound as all codes meet. Under the
+    multi-label default that degenerate batch must cost more than a faithful one."""
+    groups = np.arange(12) % 3  # three groups; each item carries its group and its group's root
+    truth = np.zeros((12, 6), np.float32)
+    truth[np.arange(12), groups] = truth[np.arange(12), 3 + groups] = 1
+    group_codes = np.zeros((3, 9), np.float32)
+    for g in range(3):
+        group_codes[g, 3 * g:3 * g + 3] = 1  # 6 bits apart: beyond the margin M = 9/3
+    faithful = (group_codes[groups], truth)
+    unlabelled = np.arange(12) >= 3  # items 0, 1, 2 are labelled: they keep their truth and code
+    degenerate = (np.where(unlabelled[:, None], 0.0, group_codes[groups]).astype(np.float32),
+                  np.where(unlabelled[:, None], 0.99, truth).astype(np.float32))
+    model = ssb_vae.build_model("ssb-vae", input_dim=4, n_bits=9, n_classes=6, multilabel=True)
+
+    def pair(similarity, batch):
+        codes, predictions = batch
+        return float(as_numpy(losses.pairwise_hamming_hinge(codes, layers.SIMILARITIES[similarity](predictions))))
+
+    assert pair(model.spec.similarity, degenerate) > pair(model.spec.similarity, faithful)
+    assert pair("dot", degenerate) < pair("dot", faithful) < 0  # the reference: degenerate wins

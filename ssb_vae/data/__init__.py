@@ -9,7 +9,7 @@ from ssb_vae.data.cache import default_cache_dir
 from ssb_vae.data.core import Dataset, Split, Supervised
 from ssb_vae.data.sources import DatasetNotFoundError, find_source
 
-DATASETS = ("digits", "20news", "snippets", "tmc", "cifar10")
+DATASETS = ("digits", "20news", "20news-multilabel", "snippets", "tmc", "cifar10")
 TMC_FILE = "tmc.tfidf.mat"
 
 
@@ -32,8 +32,8 @@ def load_dataset(
     key = str(name)
     if key == "digits":
         return digits.load()
-    if key == "20news":
-        return newsgroups.load(data_dir, cache_path, **options)
+    if key in ("20news", "20news-multilabel"):
+        return newsgroups.load(data_dir, cache_path, roots=key == "20news-multilabel", **options)
     if key == "snippets":
         return snippets.load(data_dir, cache_path)
     if key == "tmc":

@@ -37,8 +37,13 @@ def _posts_from_folders(directory: Path) -> dict[str, str]:
     }
 
 
-def _dataset(posts: dict[str, str]) -> Dataset:
-    """Posts keyed by ``<part>/<group>/<id>``, taken in sorted order so every source splits alike."""
+def _dataset(posts: dict[str, str], roots: bool = False) -> Dataset:
+    """Posts keyed by ``<part>/<group>/<id>``, taken in sorted order so every source splits alike.
+
+    With ``roots``, a multi-label dataset: each post carries its group and the root of the group's
+    hierarchy (``comp``, ``rec``, ``sci``, ``talk``, ``misc``, ``alt``, ``soc``), so posts of one
+    root are relevant to each other.
+    """
     if not posts:
         raise ValueError(
             f"no 20 Newsgroups posts found: the source holds no files of the form "
@@ -49,10 +54,18 @@ def _dataset(posts: dict[str, str]) -> Dataset:
     classes = sorted(set(groups))
     index = {group: i for i, group in enumerate(classes)}
     labels = np.array([index[group] for group in groups], dtype=np.int64)
-    return tfidf_dataset("20news", [posts[name] for name in names], labels, classes, multilabel=False)
+    texts = [posts[name] for name in names]
+    if not roots:
+        return tfidf_dataset("20news", texts, labels, classes, multilabel=False)
+    root_names = sorted({group.split(".")[0] for group in classes})
+    root_of = np.array([len(classes) + root_names.index(group.split(".")[0]) for group in classes])
+    matrix = np.zeros((len(names), len(classes) + len(root_names)), dtype=np.uint8)
+    matrix[np.arange(len(names)), labels] = 1
+    matrix[np.arange(len(names)), root_of[labels]] = 1
+    return tfidf_dataset("20news-multilabel", texts, matrix, classes + root_names, multilabel=True)
 
 
-def _fetched(cache_dir: Path | None):
+def _fetched(cache_dir: Path | None, roots: bool = False):
     from sklearn.datasets import fetch_20newsgroups
 
     try:
@@ -63,17 +76,17 @@ def _fetched(cache_dir: Path | None):
             f"({error}). {HOW_TO_GET}"
         ) from None
     names = ["/".join(Path(filename).parts[-3:]) for filename in bunch.filenames]
-    return _dataset(dict(zip(names, bunch.data)))
+    return _dataset(dict(zip(names, bunch.data)), roots)
 
 
-def load(data_dir, cache_dir: Path | None, download: bool = True):
+def load(data_dir, cache_dir: Path | None, download: bool = True, roots: bool = False):
     """Reads ``20news-bydate.tar.gz`` (or its two unpacked folders) from ``data_dir``.
 
     When neither is there and ``download`` is true, falls back to scikit-learn's
-    ``fetch_20newsgroups`` download and cache.
+    ``fetch_20newsgroups`` download and cache. ``roots``: the multi-label version (group + root).
     """
     directory = Path(data_dir)
-    settings = {"vectorizer": TFIDF_SETTINGS, "split": (0.6, 0.2, 0.2)}
+    settings = {"vectorizer": TFIDF_SETTINGS, "split": (0.6, 0.2, 0.2), "roots": roots}
     if (directory / ARCHIVE).exists():
         sources = [directory / ARCHIVE]
         read = lambda: _posts_from_archive(directory / ARCHIVE)  # noqa: E731
@@ -82,7 +95,7 @@ def load(data_dir, cache_dir: Path | None, download: bool = True):
         read = lambda: _posts_from_folders(directory)  # noqa: E731
     elif download:
         key = cache_key("20news-fetched", [], settings)
-        return cached(cache_dir, key, lambda: _fetched(cache_dir))
+        return cached(cache_dir, key, lambda: _fetched(cache_dir, roots))
     else:
         find_source(directory, [ARCHIVE, *FOLDERS], "20news", HOW_TO_GET)
-    return cached(cache_dir, cache_key("20news", sources, settings), lambda: _dataset(read()))
+    return cached(cache_dir, cache_key("20news", sources, settings), lambda: _dataset(read(), roots))
