@@ -7,6 +7,7 @@ run (P@100, MAP@100 tie-aware, distinct database codes, largest group), each run
 beside the CSV. Resumable; ``--shard i/n`` runs every n-th run so n processes can share the grid.
 
     python results/multilabel/compare.py --out results/multilabel/compare.csv [--shard 0/2]
+    python results/multilabel/compare.py --out results/multilabel/compare.csv --summary
 """
 
 from __future__ import annotations
@@ -61,14 +62,35 @@ def run(data, method, similarity, level, bits, seed, out: Path) -> dict:
             "train_seconds": round(seconds, 1), "codes_file": codes_file.as_posix()}
 
 
+def summary(out: Path) -> str:
+    """Markdown tables of the CSV: mean over seeds of P@100 and of the distinct-code fraction."""
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    table["distinct %"] = 100 * table["distinct_codes"] / table["database"]
+    grouped = table.groupby(["bits", "level", "similarity", "method"]).agg(
+        seeds=("seed", "count"), p100=("p@100", "mean"), p100_min=("p@100", "min"), p100_max=("p@100", "max"),
+        distinct=("distinct %", "mean"), distinct_min=("distinct %", "min"))
+    lines = ["| bits | level | S | method | seeds | P@100 mean (min–max) | distinct codes, % of database (min) |",
+             "|---|---|---|---|---|---|---|"]
+    for (bits, level, similarity, method), r in grouped.iterrows():
+        lines.append(f"| {bits} | {level:g} | {similarity} | {method} | {int(r.seeds)} | {r.p100:.3f} "
+                     f"({r.p100_min:.3f}–{r.p100_max:.3f}) | {r.distinct:.1f} ({r.distinct_min:.1f}) |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
+    parser.add_argument("--summary", action="store_true", help="print the tables of --out and stop")
     parser.add_argument("--shard", default="0/1", help="i/n: run every n-th run of the grid, from the i-th")
     parser.add_argument("--data-dir", default="../shared/data")
     args = parser.parse_args()
     index, count = map(int, args.shard.split("/"))
     out = Path(args.out)
+    if args.summary:
+        print(summary(out))
+        return
     data = load_dataset("20news-multilabel", data_dir=args.data_dir, download=False)
     for method, similarity, level, bits, seed in GRID[index::count]:
         done = set()
