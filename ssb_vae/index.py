@@ -27,8 +27,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-import pandas as pd
 
+from ssb_vae.data.corpus import label_sets, read_table
 from ssb_vae.data.pipeline import TextPipeline, pipeline_path
 from ssb_vae.files import replacing
 
@@ -134,7 +134,7 @@ def read_corpus(path, text_column="text", label_column="label", id_column=None, 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no corpus file {path}")
-    table = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", dtype=str, keep_default_na=False)
+    table = read_table(path)
     if table.empty:
         raise ValueError(f"{path} has no documents: nothing to index")
     for column in (text_column, id_column):
@@ -142,9 +142,7 @@ def read_corpus(path, text_column="text", label_column="label", id_column=None, 
             raise ValueError(f"{path} has no column {column!r}; its columns are {', '.join(map(repr, table.columns))}")
     ids = table[id_column].tolist() if id_column else [str(i) for i in range(len(table))]
     if label_column in table.columns:
-        cells = table[label_column].tolist()
-        labels = [[s.strip() for s in c.split(label_delimiter) if s.strip()] if label_delimiter else [c.strip()] * bool(c.strip())
-                  for c in cells]
+        labels = label_sets(table[label_column], label_delimiter)
     else:
         labels = [[] for _ in ids]
     return ids, labels, table[text_column].tolist()

@@ -24,6 +24,18 @@ def _separator(path: Path) -> str:
     return "\t" if path.suffix.lower() == ".tsv" else ","
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    """A .csv (commas) or .tsv (tabs) file as text cells; an empty cell stays an empty string."""
+    return pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
+
+
+def label_sets(cells, delimiter: str | None = None) -> list[list[str]]:
+    """The labels of each cell: the cell itself, or its parts split at ``delimiter``; blanks dropped."""
+    if delimiter is None:
+        return [[cell.strip()] if cell.strip() else [] for cell in cells]
+    return [[part.strip() for part in cell.split(delimiter) if part.strip()] for cell in cells]
+
+
 def _check_labels(path: Path, label_column: str, label_sets: list[list[str]]) -> None:
     empty = [number for number, labels in enumerate(label_sets, start=2) if not labels]
     if empty:
@@ -62,7 +74,7 @@ def _parts(path: Path, cells: pd.Series) -> list[np.ndarray]:
 
 def _dataset(path: Path, text_column: str, label_column: str, label_delimiter: str | None,
              split_column: str) -> Dataset:
-    table = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
+    table = read_table(path)
     if table.empty:
         raise ValueError(f"{path} has no documents (only a header, or nothing)")
     missing = [c for c in (text_column, label_column) if c not in table.columns]
@@ -74,14 +86,13 @@ def _dataset(path: Path, text_column: str, label_column: str, label_delimiter: s
     texts = table[text_column].tolist()
     cells = table[label_column].str.strip()
     parts = _parts(path, table[split_column]) if split_column in table.columns else None
+    sets = label_sets(cells, label_delimiter)
+    _check_labels(path, label_column, sets)
     if label_delimiter is None:
-        _check_labels(path, label_column, [[cell] if cell else [] for cell in cells])
         classes, labels = np.unique(cells.to_numpy(), return_inverse=True)
         return tfidf_dataset(path.stem, texts, labels.astype(np.int64), classes, multilabel=False, parts=parts)
-    label_sets = [[s.strip() for s in cell.split(label_delimiter) if s.strip()] for cell in cells]
-    _check_labels(path, label_column, label_sets)
     binarizer = MultiLabelBinarizer()
-    matrix = binarizer.fit_transform(label_sets).astype(np.uint8)
+    matrix = binarizer.fit_transform(sets).astype(np.uint8)
     return tfidf_dataset(path.stem, texts, matrix, binarizer.classes_, multilabel=True, parts=parts)
 
 
