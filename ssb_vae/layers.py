@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from ssb_vae import losses
+from ssb_vae.csr import row_ids
 
 LOGISTIC_NOISE_CLIP = 1e-7  # keeps u inside (0, 1) so log u − log(1 − u) stays finite
 
@@ -67,6 +68,70 @@ class BernoulliSampling(keras.layers.Layer):
         return {**super().get_config(), "temperature": self.temperature, "seed": self.seed}
 
 
+@_serializable
+class SparseDense(keras.layers.Layer):
+    """``Dense(units)`` on a CSR batch ``[lengths, columns, values]`` (``ssb_vae.csr``).
+
+    Row i of the output is activation(Σ_p v_p · W[c_p] + b) over the row's stored entries: a
+    gather of the touched rows of W and a segment sum, which XLA compiles. Same weights
+    (``kernel`` input_dim × units, ``bias``), initializer and outputs as ``Dense`` on the
+    densified batch, without the dense batch.
+    """
+
+    def __init__(self, units: int, input_dim: int, activation=None,
+                 kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.input_dim = int(input_dim)
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel", shape=(self.input_dim, self.units),
+                                      initializer=self.kernel_initializer)
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+
+    def call(self, inputs):
+        lengths, columns, values = inputs
+        product = _csr_product(lengths, columns, values, self.input_dim)
+        return self.activation(product(self.kernel.value) + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "input_dim": self.input_dim,
+            "activation": keras.activations.serialize(self.activation),
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
+
+
+def _csr_product(lengths, columns, values, n_columns: int):
+    """kernel ↦ X · kernel for the CSR batch X, with its gradient Xᵀ · upstream.
+
+    Forward: a gather of the touched kernel rows and a segment sum. Backward: X densified (n × D
+    scalars) times the upstream gradient, one matrix product, which measured faster on the CPU
+    than the scatter of gathered rows that automatic differentiation writes (bench/train_speed.py).
+    """
+    n_rows = ops.shape(lengths)[0]
+    rows = row_ids(lengths, ops.shape(columns)[0])
+
+    @ops.custom_gradient
+    def product(kernel):
+        weighted = ops.take(kernel, columns, axis=0) * ops.expand_dims(values, -1)
+
+        def gradient(*upstream, variables=None):
+            dense = ops.scatter(ops.stack([rows, columns], axis=1), values, (n_rows, n_columns))
+            return ops.matmul(ops.transpose(dense), upstream[0])
+
+        return ops.segment_sum(weighted, rows, num_segments=n_rows), gradient
+
+    return product
+
+
 class _LossTerm(keras.layers.Layer):
     """Base of the loss layers: adds ``weight · value`` and logs ``value`` under ``term``."""
 
@@ -87,13 +152,21 @@ class _LossTerm(keras.layers.Layer):
 
 @_serializable
 class ReconstructionLoss(_LossTerm):
-    """Adds mean REC over the batch; inputs ``[target, reconstruction]``, returns the reconstruction."""
+    """Adds mean REC over the batch; returns the reconstruction.
+
+    Inputs ``[target, reconstruction]`` with a dense target, or ``[lengths, columns, values,
+    reconstruction]`` with the target as a CSR batch (``ssb_vae.csr``).
+    """
 
     term = "rec"
 
     def call(self, inputs):
-        target, reconstruction = inputs
-        self._add_term(ops.mean(losses.reconstruction(target, reconstruction)))
+        *target, reconstruction = inputs
+        if len(target) == 1:
+            per_item = losses.reconstruction(target[0], reconstruction)
+        else:
+            per_item = losses.sparse_reconstruction(*target, reconstruction)
+        self._add_term(ops.mean(per_item))
         return reconstruction
 
 

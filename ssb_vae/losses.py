@@ -11,6 +11,8 @@ import math
 
 from keras import ops
 
+from ssb_vae.csr import row_ids
+
 EPS = 1e-7  # SPEC §3: the clip of the reconstruction and the offset inside the Bernoulli KL logs
 
 
@@ -18,6 +20,17 @@ def reconstruction(target, reconstruction_probs):
     """REC_i = −Σ_d t_id · log(clip(x̂_id, 1e-7, 1))  (SPEC §3)."""
     log_probs = ops.log(ops.clip(reconstruction_probs, EPS, 1.0))
     return -ops.sum(target * log_probs, axis=-1)
+
+
+def sparse_reconstruction(lengths, columns, values, reconstruction_probs):
+    """REC_i of SPEC §3 for a target given as a CSR batch (``ssb_vae.csr``): the same sum, over
+    the stored entries only (the others have t_id = 0 and add exactly 0), so the log is taken
+    at those entries only."""
+    n_items, n_features = ops.shape(reconstruction_probs)
+    rows = row_ids(lengths, ops.shape(columns)[0])
+    probs = ops.take(ops.reshape(reconstruction_probs, (-1,)), rows * n_features + columns)
+    per_entry = -values * ops.log(ops.clip(probs, EPS, 1.0))
+    return ops.segment_sum(per_entry, rows, num_segments=n_items)
 
 
 def gaussian_kl(z_mean, z_log_var):

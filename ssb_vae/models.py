@@ -16,6 +16,7 @@ from typing import Callable
 
 import keras
 
+from ssb_vae.csr import csr_names
 from ssb_vae.files import replacing
 from ssb_vae.layers import (
     PAIR_MODES,
@@ -27,6 +28,7 @@ from ssb_vae.layers import (
     LabelLoss,
     PairwiseHammingLoss,
     ReconstructionLoss,
+    SparseDense,
 )
 
 CODE_HEAD = "code_head"  # the Dense layer whose output is thresholded at 0 into hash codes
@@ -48,6 +50,7 @@ class ModelSpec:
     hidden_units: int
     temperature: float
     seed: int | None
+    sparse_inputs: bool = False
 
     def seeds(self) -> Callable[[], int | None]:
         """A fresh seed per random component, derived from the run's seed (None stays None)."""
@@ -64,23 +67,42 @@ def _dense(units: int, next_seed, name: str, activation=None) -> keras.layers.De
     )
 
 
+MATRIX_INPUTS = ("x", "target")
+
+
 def _inputs(spec: ModelSpec, supervised: bool) -> dict:
-    inputs = {
-        "x": keras.Input(shape=(spec.input_dim,), name="x"),
-        "target": keras.Input(shape=(spec.input_dim,), name="target"),
-    }
+    """The model's named inputs: ``x`` and ``target`` dense, or each as its CSR parts."""
+    inputs = {}
+    for matrix in MATRIX_INPUTS:
+        if spec.sparse_inputs:
+            for name, dtype in zip(csr_names(matrix), ("int32", "int32", "float32")):
+                inputs[name] = keras.Input(shape=(), dtype=dtype, name=name)
+        else:
+            inputs[matrix] = keras.Input(shape=(spec.input_dim,), name=matrix)
     if supervised:
         inputs["labels"] = keras.Input(shape=(spec.n_classes,), name="labels")
         inputs["labelled"] = keras.Input(shape=(), name="labelled")
     return inputs
 
 
-def _encoder_trunk(x, spec: ModelSpec, next_seed):
-    """Dense(500, relu) → BatchNorm → Dense(500, relu) → BatchNorm  (SPEC §2)."""
-    h = x
+def _matrix(inputs: dict, name: str, spec: ModelSpec):
+    """The input matrix ``name``: one dense tensor, or the list of its CSR parts."""
+    return [inputs[part] for part in csr_names(name)] if spec.sparse_inputs else inputs[name]
+
+
+def _encoder_trunk(inputs: dict, spec: ModelSpec, next_seed):
+    """Dense(500, relu) → BatchNorm → Dense(500, relu) → BatchNorm  (SPEC §2).
+
+    With sparse inputs the first Dense is a ``SparseDense``: the same weights and outputs.
+    """
+    h = _matrix(inputs, "x", spec)
     for i in (1, 2):
-        h = _dense(spec.hidden_units, next_seed, f"encoder_{i}", activation="relu")(h)
-        h = keras.layers.BatchNormalization(name=f"encoder_bn_{i}")(h)
+        if i == 1 and spec.sparse_inputs:
+            layer = SparseDense(spec.hidden_units, spec.input_dim, activation="relu", name="encoder_1",
+                                kernel_initializer=keras.initializers.GlorotUniform(seed=next_seed()))
+        else:
+            layer = _dense(spec.hidden_units, next_seed, f"encoder_{i}", activation="relu")
+        h = keras.layers.BatchNormalization(name=f"encoder_bn_{i}")(layer(h))
     return h
 
 
@@ -99,10 +121,11 @@ def _bernoulli_latent(h, spec: ModelSpec, next_seed):
     return code_scores, sample
 
 
-def _decoder(sample, target, spec: ModelSpec, next_seed):
+def _decoder(sample, inputs: dict, spec: ModelSpec, next_seed):
     """A single Dense(D, softmax) from the sample (SPEC §2), with its reconstruction loss."""
     probs = _dense(spec.input_dim, next_seed, "decoder", activation="softmax")(sample)
-    return ReconstructionLoss(name="reconstruction_loss")([target, probs])
+    target = _matrix(inputs, "target", spec)
+    return ReconstructionLoss(name="reconstruction_loss")([*target, probs] if spec.sparse_inputs else [target, probs])
 
 
 def _label_head(features, inputs: dict, weight: float, spec: ModelSpec, next_seed):
@@ -116,9 +139,9 @@ def _autoencoder(spec: ModelSpec, latent, supervised: bool):
     """The shared graph: inputs → trunk → latent (with its KL) → decoder (with REC)."""
     next_seed = spec.seeds()
     inputs = _inputs(spec, supervised)
-    trunk = _encoder_trunk(inputs["x"], spec, next_seed)
+    trunk = _encoder_trunk(inputs, spec, next_seed)
     code_scores, sample = latent(trunk, spec, next_seed)
-    reconstruction = _decoder(sample, inputs["target"], spec, next_seed)
+    reconstruction = _decoder(sample, inputs, spec, next_seed)
     outputs = {"reconstruction": reconstruction, "code_scores": code_scores, "sample": sample}
     return inputs, outputs, trunk, next_seed
 
@@ -206,6 +229,7 @@ class HashingAutoencoder(keras.Model):
         hidden_units: int = 500,
         temperature: float = 0.67,
         seed: int | None = None,
+        sparse_inputs: bool = False,
         **kwargs,
     ):
         method = check_method(method)
@@ -237,6 +261,7 @@ class HashingAutoencoder(keras.Model):
             hidden_units=hidden_units,
             temperature=float(temperature),
             seed=seed,
+            sparse_inputs=bool(sparse_inputs),
         )
         inputs, outputs = BUILDERS[method](spec)
         super().__init__(inputs=inputs, outputs=outputs, name=kwargs.pop("name", method), **kwargs)
@@ -265,6 +290,7 @@ class HashingAutoencoder(keras.Model):
             "hidden_units": spec.hidden_units,
             "temperature": spec.temperature,
             "seed": spec.seed,
+            "sparse_inputs": spec.sparse_inputs,
         }
 
     @classmethod
@@ -289,8 +315,15 @@ class HashingAutoencoder(keras.Model):
             super().save(temporary, overwrite=True, **kwargs)
 
     def encoder(self) -> keras.Model:
-        """The deterministic encoder x → code scores (logits or z_mean), sharing this model's weights."""
-        return keras.Model(self.get_layer("x").output, self.get_layer(CODE_HEAD).output)
+        """The deterministic encoder x → code scores (logits or z_mean), sharing this model's weights.
+
+        Its input is ``x``, or with sparse inputs the dict of x's CSR parts.
+        """
+        if self.spec.sparse_inputs:
+            x = {name: self.get_layer(name).output for name in csr_names("x")}
+        else:
+            x = self.get_layer("x").output
+        return keras.Model(x, self.get_layer(CODE_HEAD).output)
 
 
 def build_model(
@@ -303,7 +336,9 @@ def build_model(
     """Builds the functional model of ``method`` (one of ``METHODS``), ready to ``train``.
 
     ``options``: alpha, beta, gamma (SPEC §3), multilabel, pairs ("all" mirrors the reference,
-    "labelled" keeps only labelled pairs), hidden_units, temperature (τ), seed.
+    "labelled" keeps only labelled pairs), similarity, hidden_units, temperature (τ), seed, and
+    sparse_inputs: x and target enter as CSR batches (``ssb_vae.csr``) and the first layer is a
+    ``SparseDense``; the fast path for sparse (text) data, same losses and codes as the dense one.
     The unsupervised methods accept and ignore ``n_classes``.
     """
     return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)

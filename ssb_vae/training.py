@@ -10,7 +10,7 @@ import numpy as np
 
 from ssb_vae.batches import make_batches
 from ssb_vae.matrices import check_matrix, normalize_rows
-from ssb_vae.models import HashingAutoencoder
+from ssb_vae.models import MATRIX_INPUTS, HashingAutoencoder
 
 LOSS_TERMS = ("rec", "kl", "label", "pair", "loss")
 _ENCODERS: "weakref.WeakKeyDictionary[HashingAutoencoder, keras.Model]" = weakref.WeakKeyDictionary()
@@ -78,6 +78,11 @@ def labelled_mask(labelled, n_items: int) -> np.ndarray:
     return labelled.astype(np.float32)
 
 
+def _sparse_inputs(model: HashingAutoencoder) -> tuple[str, ...]:
+    """The matrix inputs that ``model`` takes as CSR batches (none for a dense model)."""
+    return MATRIX_INPUTS if model.spec.sparse_inputs else ()
+
+
 def training_features(model: HashingAutoencoder, x, target=None, labels=None, labelled=None) -> dict:
     """Checks the training data against ``model`` and returns the model's input dict.
 
@@ -122,7 +127,8 @@ def train(
 ) -> keras.callbacks.History:
     """Fits ``model`` with Adam (SPEC §2); returns the Keras history (one entry per loss term).
 
-    ``x`` and ``target`` may be scipy sparse: batches are densified on the fly. ``labels`` are
+    ``x`` and ``target`` may be scipy sparse or dense, whatever the model: a dense model gets each
+    batch densified on the fly, a model built with ``sparse_inputs=True`` gets CSR batches. ``labels`` are
     class indices or a 0/1 matrix; ``labelled`` is a boolean mask (default: all labelled).
     The batch order is shuffled from ``seed`` (default: the model's seed). The model is compiled
     on the first call; later calls continue with the same optimizer state.
@@ -139,7 +145,7 @@ def train(
             steps_per_execution=steps_per_execution,
         )
     seed = model.spec.seed if seed is None else seed
-    batches = make_batches(features, batch_size, shuffle=True, seed=seed)
+    batches = make_batches(features, batch_size, shuffle=True, seed=seed, sparse=_sparse_inputs(model))
     return model.fit(
         batches,
         epochs=epochs,
@@ -152,11 +158,15 @@ def train(
 def hash_codes(model: HashingAutoencoder, x, batch_size: int = 1000) -> np.ndarray:
     """Binary codes (uint8 0/1, items × bits) from the deterministic encoder (SPEC §4).
 
-    Bit j is 1 iff the code score (Bernoulli logit, or Gaussian mean) is positive.
+    Bit j is 1 iff the code score (Bernoulli logit, or Gaussian mean) is positive. ``x`` may be
+    dense or CSR whatever the model; the model's own input path computes the scores, so a model
+    gives the same codes for both.
     """
     _check_model(model)
     x = check_matrix("x", x, n_columns=model.spec.input_dim)
-    inputs = make_batches({"x": x}, batch_size).map(lambda batch: batch["x"])
+    inputs = make_batches({"x": x}, batch_size, sparse=set(_sparse_inputs(model)) & {"x"})
+    if not model.spec.sparse_inputs:
+        inputs = inputs.map(lambda batch: batch["x"])
     if model not in _ENCODERS:  # one encoder per model, so predict is traced once
         _ENCODERS[model] = model.encoder()
     scores = _ENCODERS[model].predict(inputs, verbose=0)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from keras import ops
 
 import reference
@@ -37,6 +38,21 @@ def batch(rng):
 def test_reconstruction_matches_reference(batch):
     got = as_numpy(losses.reconstruction(batch["t"], batch["x_hat"]))
     np.testing.assert_allclose(got, reference.reconstruction(batch["t"], batch["x_hat"]), rtol=1e-5)
+
+
+def test_sparse_reconstruction_equals_the_reference_on_the_densified_target(batch, rng):
+    """REC from a CSR target (a row with no entry, the clipped entry stored, padding entries after
+    the last row) equals the SPEC §3 reference on the densified target."""
+    t = batch["t"] * (rng.random(batch["t"].shape) < 0.4)
+    t[0, 0], t[2] = 0.2, 0.0
+    csr = sp.csr_matrix(t)
+    padding = 5
+    columns = np.concatenate([csr.indices, np.zeros(padding)]).astype(np.int32)
+    values = np.concatenate([csr.data, np.zeros(padding)]).astype(np.float32)
+    got = as_numpy(losses.sparse_reconstruction(np.diff(csr.indptr).astype(np.int32), columns, values,
+                                                batch["x_hat"]))
+    np.testing.assert_allclose(got, reference.reconstruction(t, batch["x_hat"]), rtol=1e-5)
+    assert got[2] == 0.0
 
 
 def test_gaussian_kl_matches_reference(batch):
