@@ -55,16 +55,22 @@ def _dense_gatherer(matrix):
 
 
 def _csr_gatherer(matrix):
-    """A function from a batch of row indices to the padded CSR parts (lengths, columns, values)."""
-    columns, values = _ragged_rows(sp.csr_matrix(matrix))
+    """A function from a batch of row indices to the padded CSR parts (lengths, columns, values).
+
+    Padding entries have value 0 and distinct columns, so that no row of the first layer's
+    weights is hit by all of them at once."""
+    matrix = sp.csr_matrix(matrix)
+    columns, values = _ragged_rows(matrix)
+    width = matrix.shape[1]
 
     def gather(rows):
         batch_columns, batch_values = tf.gather(columns, rows), tf.gather(values, rows)
         n_entries = tf.size(batch_columns.flat_values, out_type=tf.int64)
-        padding = [[0, padded_entries(n_entries) - n_entries]]
+        n_padding = padded_entries(n_entries) - n_entries
+        padding_columns = tf.cast(tf.range(n_padding) % width, tf.int32)
         return (tf.cast(batch_columns.row_lengths(), tf.int32),
-                tf.pad(batch_columns.flat_values, padding),
-                tf.pad(batch_values.flat_values, padding))
+                tf.concat([batch_columns.flat_values, padding_columns], axis=0),
+                tf.pad(batch_values.flat_values, [[0, n_padding]]))
 
     return gather
 
@@ -84,7 +90,7 @@ def make_batches(
     """
     sparse = set(sparse)
     n_items = next(iter(features.values())).shape[0]
-    gatherers = {name: (_csr_gatherer if name in sparse else _dense_gatherer)(value)
+    gatherers = {name: _csr_gatherer(value) if name in sparse else _dense_gatherer(value)
                  for name, value in features.items()}
 
     def batch(rows):

@@ -338,7 +338,8 @@ def build_model(
     ``options``: alpha, beta, gamma (SPEC §3), multilabel, pairs ("all" mirrors the reference,
     "labelled" keeps only labelled pairs), similarity, hidden_units, temperature (τ), seed, and
     sparse_inputs: x and target enter as CSR batches (``ssb_vae.csr``) and the first layer is a
-    ``SparseDense``; the fast path for sparse (text) data, same losses and codes as the dense one.
+    ``SparseDense``: the same losses and codes as the dense model, without densifying a batch
+    (measured not faster than the dense XLA path on a 2-core CPU: bench/train_speed.py).
     The unsupervised methods accept and ignore ``n_classes``.
     """
     return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)

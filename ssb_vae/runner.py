@@ -112,7 +112,6 @@ def _save_model(model, pipeline, point: GridPoint) -> str | None:
 def run_point(point: GridPoint) -> Outcome:
     """Trains and evaluates one grid point; returns its CSV row and the codes it was scored on."""
     import keras
-    import scipy.sparse
 
     from ssb_vae.evaluation import evaluate
     from ssb_vae.models import build_model
@@ -125,8 +124,7 @@ def run_point(point: GridPoint) -> Outcome:
     keras.utils.set_random_seed(point.seed)  # seeding block: python, numpy and the backend
     model = build_model(point.method, input_dim=data.n_features, n_bits=point.bits,
                         n_classes=len(data.classes), multilabel=data.multilabel,
-                        alpha=point.alpha, beta=point.beta, gamma=point.gamma, seed=point.seed,
-                        sparse_inputs=scipy.sparse.issparse(database.x))  # CSR batches for text
+                        alpha=point.alpha, beta=point.beta, gamma=point.gamma, seed=point.seed)
     started = time.perf_counter()
     history = train(model, database.x, target=database.target, labels=database.labels,
                     labelled=supervised.labelled, epochs=point.epochs,
