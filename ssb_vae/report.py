@@ -116,6 +116,26 @@ def artifact_table(csv_path, threshold: float = 0.01) -> pd.DataFrame:
     return table[differs]
 
 
+def codes_table(csv_path) -> pd.DataFrame:
+    """What each row's stored codes look like (read before writing a finding): the number of
+    distinct database codes, their share of the database, and the largest group of items that
+    share one code, next to the row's P@100. One row per CSV row, in its order."""
+    csv_path = Path(csv_path)
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or "codes_file" not in rows[0]:
+        raise ValueError(f"{csv_path} has no stored codes to summarise")
+    summary = []
+    for row in rows:
+        codes = load_codes(csv_path.parent / row["codes_file"])
+        _, sizes = np.unique(np.packbits(codes.db_codes, axis=1), axis=0, return_counts=True)
+        summary.append({**{key: row[key] for key in ("dataset", "bits", "algorithm", "level", "seed_used")},
+                        "p@100": float(row["p@100"]), "database": len(codes.db_codes),
+                        "distinct_codes": len(sizes), "distinct %": 100 * len(sizes) / len(codes.db_codes),
+                        "largest_group": int(sizes.max())})
+    return pd.DataFrame(summary)
+
+
 def plot_metric(results: pd.DataFrame, metric: str, dataset: str, bits: int, path: Path) -> Path:
     """One figure: ``metric`` against the level, a line per method, min–max band over repetitions."""
     subset = results[(results["dataset"] == dataset) & (results["bits"] == bits)]
@@ -237,6 +257,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--artifact", action="store_true",
                         help="also write <csv>_artifact.csv: the stored codes scored on a class-sorted "
                              "database with ties by position, next to the default, where they differ by > 0.01")
+    parser.add_argument("--codes", action="store_true",
+                        help="also write <csv>_codes_summary.csv: per row, the distinct database codes "
+                             "and the largest group of items sharing one code")
     args = parser.parse_args(argv)
     try:
         source, out_dir = args.csv, args.out
@@ -254,6 +277,12 @@ def main(argv: list[str] | None = None) -> None:
             written.append(path)
             print(f"storage-order artifact, {len(artifact)} cell(s) differing by more than 0.01:")
             print(artifact.to_string(float_format=lambda v: f"{v:.4f}"))
+        if args.codes:
+            summary = codes_table(source)
+            path = Path(out_dir or Path(source).parent) / f"{Path(source).stem}_codes_summary.csv"
+            summary.to_csv(path, index=False, float_format="%.4f")
+            written.append(path)
+            print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))

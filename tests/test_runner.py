@@ -277,3 +277,20 @@ def test_artifact_table_scores_the_stored_codes_in_class_order(serial_csv, tmp_p
     report.main([str(serial_csv), "--artifact", "--out", str(tmp_path)])
     assert "storage-order artifact" in capsys.readouterr().out
     assert (tmp_path / "digits_artifact.csv").exists()
+
+
+def test_codes_summary_counts_distinct_codes_and_the_largest_group(serial_csv, tmp_path, capsys):
+    summary = report.codes_table(serial_csv)
+    rows = rows_of(serial_csv)
+    assert len(summary) == len(rows)
+    for (_, got), row in zip(summary.iterrows(), rows):
+        codes = load_codes(serial_csv.parent / row["codes_file"]).db_codes
+        groups = {}
+        for code in map(bytes, codes):
+            groups[code] = groups.get(code, 0) + 1
+        assert got["distinct_codes"] == len(groups) and got["largest_group"] == max(groups.values())
+        assert got["distinct %"] == pytest.approx(100 * len(groups) / len(codes))
+        assert got["p@100"] == float(row["p@100"])
+    report.main([str(serial_csv), "--codes", "--out", str(tmp_path)])
+    assert "distinct_codes" in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "digits_codes_summary.csv")) == len(rows)
