@@ -216,6 +216,35 @@ class LabelLoss(_LossTerm):
         return {**super().get_config(), "multilabel": self.multilabel}
 
 
+@_serializable
+class LabelPriorLoss(_LossTerm):
+    """Adds weight · PRIOR (``losses.label_marginal_kl``); inputs ``[label_probs, labelled]``,
+    returns the label probabilities.
+
+    The class marginals π are a non-trainable weight (saved with the model), set by
+    ``ssb_vae.train`` from the labelled items before fitting (``set_marginals``).
+    """
+
+    term = "prior"
+
+    def __init__(self, weight: float = 1.0, n_classes: int = 1, **kwargs):
+        super().__init__(weight=weight, **kwargs)
+        self.n_classes = int(n_classes)
+        self.marginals = self.add_weight(name="marginals", shape=(self.n_classes,), trainable=False,
+                                         initializer=keras.initializers.Constant(0.5))
+
+    def set_marginals(self, marginals) -> None:
+        self.marginals.assign(ops.convert_to_tensor(marginals, dtype=self.marginals.dtype))
+
+    def call(self, inputs):
+        label_probs, labelled = inputs
+        self._add_term(losses.label_marginal_kl(label_probs, labelled, self.marginals))
+        return label_probs
+
+    def get_config(self):
+        return {**super().get_config(), "n_classes": self.n_classes}
+
+
 PAIR_MODES = ("all", "labelled")
 SIMILARITIES = {"dot": losses.dot_similarity, "jaccard": losses.jaccard_similarity}
 

@@ -61,6 +61,21 @@ def label_cross_entropy(labels, label_logits, labelled, multilabel: bool):
     return labelled * per_item
 
 
+def label_marginal_kl(label_probs, labelled, marginals):
+    """PRIOR = Σ_c KL(Bernoulli(π_c) ‖ Bernoulli(q_c)), q_c = mean of ŷ_ic over the batch's
+    unlabelled items, π_c = the share of labelled training items carrying class c (multi-label).
+
+    Asks the predictions on unlabelled items to carry as many classes, on average, as the
+    labelled items do; 0 when the batch has no unlabelled item. Logs offset by 1e-7 as in KLb.
+    """
+    unlabelled = 1.0 - labelled
+    count = ops.sum(unlabelled)
+    q = ops.sum(label_probs * ops.expand_dims(unlabelled, -1), axis=0) / ops.maximum(count, 1.0)
+    pi = marginals
+    kl = pi * (ops.log(pi + EPS) - ops.log(q + EPS)) + (1.0 - pi) * (ops.log(1.0 - pi + EPS) - ops.log(1.0 - q + EPS))
+    return ops.where(count > 0, ops.sum(kl), 0.0)
+
+
 def dot_similarity(label_source):
     """S = A Aᵀ (SPEC §3): the reference similarity of PHS-GS and SSB-VAE."""
     return ops.matmul(label_source, ops.transpose(label_source))

@@ -26,12 +26,14 @@ from ssb_vae.layers import (
     GaussianKLLoss,
     GaussianSampling,
     LabelLoss,
+    LabelPriorLoss,
     PairwiseHammingLoss,
     ReconstructionLoss,
     SparseDense,
 )
 
 CODE_HEAD = "code_head"  # the Dense layer whose output is thresholded at 0 into hash codes
+LABEL_PRIOR = "label_prior_loss"  # the LabelPriorLoss layer, whose class marginals train() sets
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class ModelSpec:
     temperature: float
     seed: int | None
     sparse_inputs: bool = False
+    label_prior: bool = False
 
     def seeds(self) -> Callable[[], int | None]:
         """A fresh seed per random component, derived from the run's seed (None stays None)."""
@@ -169,6 +172,9 @@ def _pairwise(similarity_from_predictions: bool):
     def build(spec: ModelSpec):
         inputs, outputs, trunk, next_seed = _autoencoder(spec, _bernoulli_latent, supervised=True)
         label_probs = _label_head(trunk, inputs, spec.alpha * spec.gamma, spec, next_seed)
+        if spec.label_prior:
+            label_probs = LabelPriorLoss(spec.alpha * spec.gamma, spec.n_classes, name=LABEL_PRIOR)(
+                [label_probs, inputs["labelled"]])
         label_source = label_probs if similarity_from_predictions else inputs["labels"]
         outputs["sample"] = PairwiseHammingLoss(spec.alpha, pairs=spec.pairs, similarity=spec.similarity,
                                                 name="pairwise_loss")(
@@ -230,6 +236,7 @@ class HashingAutoencoder(keras.Model):
         temperature: float = 0.67,
         seed: int | None = None,
         sparse_inputs: bool = False,
+        label_prior: bool = False,
         **kwargs,
     ):
         method = check_method(method)
@@ -243,6 +250,8 @@ class HashingAutoencoder(keras.Model):
         if pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
         similarity = similarity or ("jaccard" if multilabel else "dot")
+        if label_prior and not (multilabel and method in ("phs-gs", "ssb-vae")):
+            raise ValueError("label_prior applies to multi-label phs-gs and ssb-vae models only")
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
         for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
@@ -262,6 +271,7 @@ class HashingAutoencoder(keras.Model):
             temperature=float(temperature),
             seed=seed,
             sparse_inputs=bool(sparse_inputs),
+            label_prior=bool(label_prior),
         )
         inputs, outputs = BUILDERS[method](spec)
         super().__init__(inputs=inputs, outputs=outputs, name=kwargs.pop("name", method), **kwargs)
@@ -291,6 +301,7 @@ class HashingAutoencoder(keras.Model):
             "temperature": spec.temperature,
             "seed": spec.seed,
             "sparse_inputs": spec.sparse_inputs,
+            "label_prior": spec.label_prior,
         }
 
     @classmethod
@@ -340,6 +351,9 @@ def build_model(
     sparse_inputs: x and target enter as CSR batches (``ssb_vae.csr``) and the first layer is a
     ``SparseDense``: the same losses and codes as the dense model, without densifying a batch
     (measured not faster than the dense XLA path on a 2-core CPU: bench/train_speed.py).
+    label_prior (multi-label PHS-GS / SSB-VAE, off by default): adds α·γ·PRIOR
+    (``losses.label_marginal_kl``), a measured candidate that did not help
+    (results/multilabel/README.md).
     The unsupervised methods accept and ignore ``n_classes``.
     """
     return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)

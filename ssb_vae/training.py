@@ -10,9 +10,9 @@ import numpy as np
 
 from ssb_vae.batches import make_batches
 from ssb_vae.matrices import check_matrix, normalize_rows
-from ssb_vae.models import MATRIX_INPUTS, HashingAutoencoder
+from ssb_vae.models import LABEL_PRIOR, MATRIX_INPUTS, HashingAutoencoder
 
-LOSS_TERMS = ("rec", "kl", "label", "pair", "loss")
+LOSS_TERMS = ("rec", "kl", "label", "prior", "pair", "loss")
 _ENCODERS: "weakref.WeakKeyDictionary[HashingAutoencoder, keras.Model]" = weakref.WeakKeyDictionary()
 
 
@@ -138,6 +138,9 @@ def train(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     features = training_features(model, x, target, labels, labelled)
+    if model.spec.label_prior:  # π_c: the share of labelled items carrying class c
+        mask = features["labelled"].astype(bool)
+        model.get_layer(LABEL_PRIOR).set_marginals(features["labels"][mask].mean(axis=0))
     if not model.compiled:
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),

@@ -51,6 +51,18 @@ def jaccard(a):
     return s
 
 
+def label_marginal_kl(y_hat, m, marginals):
+    """Σ_c KL(Bernoulli(π_c) ‖ Bernoulli(q_c)), q_c = mean of y_hat over the unlabelled rows."""
+    unlabelled = m == 0
+    if not unlabelled.any():
+        return 0.0
+    total = 0.0
+    for c, pi in enumerate(marginals):
+        q = y_hat[unlabelled, c].mean()
+        total += pi * (np.log(pi + 1e-7) - np.log(q + 1e-7)) + (1 - pi) * (np.log(1 - pi + 1e-7) - np.log(1 - q + 1e-7))
+    return total
+
+
 def softmax(z):
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)

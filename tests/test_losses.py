@@ -107,6 +107,17 @@ def test_pairwise_pushes_unlabelled_pairs_apart_by_default_and_can_skip_them(bat
     assert expected_labelled < expected_all  # unlabelled pairs did contribute hinge terms
 
 
+def test_label_marginal_kl_matches_reference_and_vanishes_at_the_marginals(batch, rng):
+    probs = reference.sigmoid(batch["label_logits"]).astype(np.float32)
+    marginals = rng.uniform(0.05, 0.6, probs.shape[1]).astype(np.float32)
+    got = float(as_numpy(losses.label_marginal_kl(probs, batch["m"], marginals)))
+    assert got == pytest.approx(reference.label_marginal_kl(probs, batch["m"], marginals), rel=1e-5)
+    assert got > 0
+    matched = np.tile(marginals, (len(probs), 1))  # unlabelled predictions that match π: no cost
+    assert float(as_numpy(losses.label_marginal_kl(matched, batch["m"], marginals))) == pytest.approx(0, abs=1e-5)
+    assert float(as_numpy(losses.label_marginal_kl(probs, np.ones_like(batch["m"]), marginals))) == 0.0
+
+
 def test_jaccard_similarity_matches_reference_and_is_bounded(batch):
     y = batch["multi_y"] * batch["m"][:, None]  # zero rows for unlabelled items: S = 0, not 0/0
     probs = reference.sigmoid(batch["label_logits"])
@@ -174,6 +185,20 @@ def test_model_total_loss_is_the_spec_formula(rng, method, multilabel, similarit
         s = reference.jaccard(source) if multilabel and similarity is None else source @ source.T
         expected += alpha * (gamma * ce + reference.pairwise(outputs["sample"], s))
     assert total == pytest.approx(expected, rel=2e-4)
+
+
+def test_the_label_prior_adds_alpha_gamma_prior_to_the_spec_total(rng):
+    """label_prior=True adds exactly α·γ·PRIOR (π = ½ before train sets it) to the same model."""
+    alpha, gamma, classes = 0.7, 2.5, 3
+    inputs = model_inputs(rng, 8, 12, classes, multilabel=True)
+    totals, probs = [], None
+    for label_prior in (False, True):
+        model = ssb_vae.build_model("ssb-vae", input_dim=12, n_bits=6, n_classes=classes, alpha=alpha, beta=0.3,
+                                    gamma=gamma, multilabel=True, label_prior=label_prior, hidden_units=10, seed=3)
+        probs = as_numpy(model(inputs, training=True)["label_probs"])
+        totals.append(float(sum(as_numpy(loss) for loss in model.losses)))
+    prior = reference.label_marginal_kl(probs, inputs["labelled"], np.full(classes, 0.5))
+    assert totals[1] - totals[0] == pytest.approx(alpha * gamma * prior, rel=1e-3)
 
 
 def _trunk(model, x):

@@ -50,3 +50,21 @@ def test_the_multilabel_default_does_not_collapse_with_few_labels(small_multilab
 
 def test_the_reference_similarity_collapses_there(small_multilabel):
     assert distinct_fraction(small_multilabel, similarity="dot") < 0.01
+
+
+def test_train_sets_the_prior_marginals_from_the_labelled_items(rng):
+    x = rng.random((120, 10)).astype(np.float32)
+    labels = (rng.random((120, 4)) < 0.3).astype(np.float32)
+    labelled = rng.random(120) < 0.4
+    model = ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, multilabel=True, seed=1,
+                                label_prior=True)
+    history = ssb_vae.train(model, x, labels=labels, labelled=labelled, epochs=1, verbose=0)
+    np.testing.assert_allclose(model.get_layer("label_prior_loss").marginals.numpy(),
+                               labels[labelled].mean(axis=0), rtol=1e-6)
+    assert "prior" in history.history
+
+
+def test_label_prior_is_refused_where_it_has_no_meaning():
+    with pytest.raises(ValueError, match="label_prior applies to multi-label"):
+        ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, label_prior=True)
+    assert not ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8).spec.label_prior

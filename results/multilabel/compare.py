@@ -33,20 +33,23 @@ from ssb_vae.evaluation import evaluate  # noqa: E402
 from ssb_vae.presets import paper_hyperparameters  # noqa: E402
 from ssb_vae.results import csv_line  # noqa: E402
 
-COLUMNS = ("method", "similarity", "level", "bits", "seed", "alpha", "beta", "gamma", "p@100", "map@100",
+COLUMNS = ("method", "similarity", "label_prior", "level", "bits", "seed", "alpha", "beta", "gamma", "p@100", "map@100",
            "distinct_codes", "largest_group", "database", "train_seconds", "codes_file")
-GRID = [(method, similarity, level, bits, seed)
-        for similarity in ("jaccard", "dot") for seed in (20, 144) for level in (0.1, 0.3)
-        for bits in (16, 32) for method in ("ssb-vae", "phs-gs")]
+GRID = [("ssb-vae", "jaccard", True, level, bits, seed)  # the label-marginal prior (PRIOR) on top
+        for seed in (20, 144) for level in (0.1, 0.3) for bits in (16, 32)]
+GRID += [(method, similarity, False, level, bits, seed)
+         for similarity in ("jaccard", "dot") for seed in (20, 144) for level in (0.1, 0.3)
+         for bits in (16, 32) for method in ("ssb-vae", "phs-gs")]
 
 
-def run(data, method, similarity, level, bits, seed, out: Path) -> dict:
+def run(data, method, similarity, label_prior, level, bits, seed, out: Path) -> dict:
     supervised = data.with_supervision(level, seed=seed)
     db, queries = supervised.database, supervised.queries
     weights = paper_hyperparameters("tmc", bits, method, level)
     keras.utils.set_random_seed(seed)
     model = ssb_vae.build_model(method, input_dim=data.n_features, n_bits=bits, n_classes=len(data.classes),
-                                multilabel=True, similarity=similarity, seed=seed, **weights)
+                                multilabel=True, similarity=similarity, label_prior=label_prior, seed=seed,
+                                **weights)
     started = time.perf_counter()
     ssb_vae.train(model, db.x, target=db.target, labels=db.labels, labelled=supervised.labelled,
                   epochs=30, seed=seed, verbose=0)
@@ -54,8 +57,10 @@ def run(data, method, similarity, level, bits, seed, out: Path) -> dict:
     db_codes, query_codes = ssb_vae.hash_codes(model, db.x), ssb_vae.hash_codes(model, queries.x)
     scores = evaluate(db_codes, query_codes, db.labels, queries.labels, ks=(100,))
     _, sizes = np.unique(db_codes, axis=0, return_counts=True)
-    key = {"method": method, "similarity": similarity, "level": level, "bits": bits, "seed": seed}
-    codes_file = Path(f"{out.stem}_codes") / f"{method}_{similarity}_{bits}bits_level{level}_seed{seed}.npz"
+    key = {"method": method, "similarity": similarity, "label_prior": label_prior, "level": level, "bits": bits,
+           "seed": seed}
+    variant = f"{similarity}+prior" if label_prior else similarity
+    codes_file = Path(f"{out.stem}_codes") / f"{method}_{variant}_{bits}bits_level{level}_seed{seed}.npz"
     save_codes(out.parent / codes_file, StoredCodes(db_codes, query_codes, db.labels, queries.labels, key))
     return {**key, **weights, "p@100": scores["p@100"], "map@100": scores["map@100"],
             "distinct_codes": len(sizes), "largest_group": int(sizes.max()), "database": len(db_codes),
@@ -68,6 +73,7 @@ def summary(out: Path) -> str:
 
     table = pd.read_csv(out)
     table["distinct %"] = 100 * table["distinct_codes"] / table["database"]
+    table["similarity"] = np.where(table["label_prior"], table["similarity"] + " + prior", table["similarity"])
     grouped = table.groupby(["bits", "level", "similarity", "method"]).agg(
         seeds=("seed", "count"), p100=("p@100", "mean"), p100_min=("p@100", "min"), p100_max=("p@100", "max"),
         distinct=("distinct %", "mean"), distinct_min=("distinct %", "min"))
@@ -92,20 +98,20 @@ def main() -> None:
         print(summary(out))
         return
     data = load_dataset("20news-multilabel", data_dir=args.data_dir, download=False)
-    for method, similarity, level, bits, seed in GRID[index::count]:
+    for method, similarity, label_prior, level, bits, seed in GRID[index::count]:
         done = set()
         if out.exists():
             with open(out, newline="") as handle:
-                done = {(r["method"], r["similarity"], float(r["level"]), int(r["bits"]), int(r["seed"]))
-                        for r in csv.DictReader(handle)}
-        if (method, similarity, level, bits, seed) in done:
+                done = {(r["method"], r["similarity"], r["label_prior"] == "True", float(r["level"]), int(r["bits"]),
+                         int(r["seed"])) for r in csv.DictReader(handle)}
+        if (method, similarity, label_prior, level, bits, seed) in done:
             continue
-        row = run(data, method, similarity, level, bits, seed, out)
+        row = run(data, method, similarity, label_prior, level, bits, seed, out)
         with FileLock(f"{out}.lock"):  # shards share the file
             header = csv_line(COLUMNS) if not out.exists() or out.stat().st_size == 0 else ""
             with open(out, "a", newline="") as handle:
                 handle.write(header + csv_line([row[c] for c in COLUMNS]))
-        print(f"{method} {similarity} level {level} {bits} bits seed {seed}: p@100 {row['p@100']:.3f} "
+        print(f"{method} {similarity} prior={label_prior} level {level} {bits} bits seed {seed}: p@100 {row['p@100']:.3f} "
               f"distinct {row['distinct_codes']}", flush=True)
 
 
