@@ -83,6 +83,30 @@ def spread_table(results: pd.DataFrame, metric: str = "p@100", latex: bool = Fal
     return table
 
 
+def degradation_table(results: pd.DataFrame, metric: str = "p@100", high: float = 1.0,
+                      low: float = 0.1) -> pd.DataFrame:
+    """How much ``metric`` falls from level ``high`` to ``low``, per (dataset, bits, algorithm).
+
+    The drop is taken within each repetition (both levels share its seed), then its mean and
+    standard deviation over repetitions; ``relative`` is the mean drop over the mean at ``high``.
+    Rows lacking either level are left out.
+    """
+    keys = ROW_KEYS + ["seed_used"]
+    by_level = results[results["level"].isin([high, low])].pivot_table(index=keys, columns="level",
+                                                                        values=metric, aggfunc="mean")
+    if high not in by_level or low not in by_level:
+        return pd.DataFrame(columns=[f"{metric} at {high:g}", f"{metric} at {low:g}", "drop", "drop std",
+                                     "relative drop", "repetitions"])
+    by_level = by_level.dropna()
+    by_level["drop"] = by_level[high] - by_level[low]
+    grouped = by_level.groupby(ROW_KEYS)
+    table = pd.DataFrame({f"{metric} at {high:g}": grouped[high].mean(), f"{metric} at {low:g}": grouped[low].mean(),
+                          "drop": grouped["drop"].mean(), "drop std": grouped["drop"].std(),
+                          "repetitions": grouped["drop"].count()})
+    table["relative drop"] = table["drop"] / table[f"{metric} at {high:g}"]
+    return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2])))]
+
+
 def artifact_table(csv_path, threshold: float = 0.01) -> pd.DataFrame:
     """The size of the storage-order artifact (SPEC §6), from the stored codes, without training.
 
@@ -165,8 +189,8 @@ def _safe(metric: str) -> str:
 
 def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFrame, list[Path]]:
     """Writes the table (CSV + LaTeX) of each metric, its spread over repetitions (standard
-    deviation, CSV), both as "mean ± std" cells (CSV + LaTeX) and one plot per (dataset, bits,
-    metric).
+    deviation, CSV), both as "mean ± std" cells (CSV + LaTeX), its drop from level 1.0 to 0.1
+    (CSV) and one plot per (dataset, bits, metric).
 
     Returns the table of the first metric and the paths written (beside the CSV by default).
     """
@@ -189,8 +213,10 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
         spread_table(results, metric).to_csv(both.with_suffix(".csv"))
         both.with_suffix(".tex").write_text(spread_table(results, metric, latex=True).to_latex(
             escape=False, caption=f"{metric}: mean $\\pm$ standard deviation over repetitions"))
+        degradation = out_dir / f"{csv_path.stem}_{_safe(metric)}_degradation.csv"
+        degradation_table(results, metric).to_csv(degradation, float_format="%.4f")
         written += [stem.with_suffix(".csv"), stem.with_suffix(".tex"), spread, both.with_suffix(".csv"),
-                    both.with_suffix(".tex")]
+                    both.with_suffix(".tex"), degradation]
         for (dataset, bits), _ in results.groupby(["dataset", "bits"]):
             name = Path(str(dataset)).stem  # a dataset given as a path is named by its file
             prefix = csv_path.stem if name == csv_path.stem else f"{csv_path.stem}_{name}"

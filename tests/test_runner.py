@@ -294,3 +294,19 @@ def test_codes_summary_counts_distinct_codes_and_the_largest_group(serial_csv, t
     report.main([str(serial_csv), "--codes", "--out", str(tmp_path)])
     assert "distinct_codes" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "digits_codes_summary.csv")) == len(rows)
+
+
+def test_degradation_is_taken_within_each_repetition(tmp_path):
+    rows = [{"dataset": "toy", "algorithm": "PHS_GS", "bits": 16, "level": level, "seed_used": seed, "p@100": p}
+            for seed, level, p in ((20, 1.0, 0.80), (20, 0.1, 0.50), (144, 1.0, 0.70), (144, 0.1, 0.60),
+                                   (20, 0.5, 0.1))]
+    rows.append({"dataset": "toy", "algorithm": "SSB_VAE", "bits": 16, "level": 1.0, "seed_used": 20, "p@100": 0.9})
+    table = report.degradation_table(pd.DataFrame(rows))
+    cell = table.loc[("toy", 16, "PHS_GS")]
+    assert cell["drop"] == pytest.approx(0.2) and cell["drop std"] == pytest.approx(np.std([0.3, 0.1], ddof=1))
+    assert cell["p@100 at 1"] == pytest.approx(0.75) and cell["relative drop"] == pytest.approx(0.2 / 0.75)
+    assert cell["repetitions"] == 2 and ("toy", 16, "SSB_VAE") not in table.index  # no level 0.1
+    path = tmp_path / "toy.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    report.main([str(path)])
+    assert (tmp_path / "toy_p100_degradation.csv").exists()
