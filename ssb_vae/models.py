@@ -98,15 +98,14 @@ def _encoder_trunk(inputs: dict, spec: ModelSpec, next_seed):
 
     With sparse inputs the first Dense is a ``SparseDense``: the same weights and outputs.
     """
-    h = _matrix(inputs, "x", spec)
-    for i in (1, 2):
-        if i == 1 and spec.sparse_inputs:
-            layer = SparseDense(spec.hidden_units, spec.input_dim, activation="relu", name="encoder_1",
-                                kernel_initializer=keras.initializers.GlorotUniform(seed=next_seed()))
-        else:
-            layer = _dense(spec.hidden_units, next_seed, f"encoder_{i}", activation="relu")
-        h = keras.layers.BatchNormalization(name=f"encoder_bn_{i}")(layer(h))
-    return h
+    if spec.sparse_inputs:
+        first = SparseDense(spec.hidden_units, spec.input_dim, activation="relu", name="encoder_1",
+                            kernel_initializer=keras.initializers.GlorotUniform(seed=next_seed()))
+    else:
+        first = _dense(spec.hidden_units, next_seed, "encoder_1", activation="relu")
+    h = keras.layers.BatchNormalization(name="encoder_bn_1")(first(_matrix(inputs, "x", spec)))
+    second = _dense(spec.hidden_units, next_seed, "encoder_2", activation="relu")
+    return keras.layers.BatchNormalization(name="encoder_bn_2")(second(h))
 
 
 def _gaussian_latent(h, spec: ModelSpec, next_seed):
