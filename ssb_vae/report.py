@@ -107,6 +107,18 @@ def degradation_table(results: pd.DataFrame, metric: str = "p@100", high: float 
     return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2])))]
 
 
+def _rows_with_codes(csv_path, purpose: str):
+    """Each row of a results CSV with its stored codes; a ValueError naming ``purpose`` if the CSV
+    stores none."""
+    csv_path = Path(csv_path)
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or "codes_file" not in rows[0]:
+        raise ValueError(f"{csv_path} has no stored codes: {purpose}")
+    for row in rows:
+        yield row, load_codes(csv_path.parent / row["codes_file"])
+
+
 def artifact_table(csv_path, threshold: float = 0.01) -> pd.DataFrame:
     """The size of the storage-order artifact (SPEC §6), from the stored codes, without training.
 
@@ -115,14 +127,8 @@ def artifact_table(csv_path, threshold: float = 0.01) -> pd.DataFrame:
     one row per (dataset, bits, algorithm, level); only the cells where P@100 or MAP@100 differ by
     more than ``threshold``.
     """
-    csv_path = Path(csv_path)
-    with open(csv_path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or "codes_file" not in rows[0]:
-        raise ValueError(f"{csv_path} has no stored codes: the artifact can only be measured from them")
     scored = []
-    for row in rows:
-        codes = load_codes(csv_path.parent / row["codes_file"])
+    for row, codes in _rows_with_codes(csv_path, "the artifact can only be measured from them"):
         labels = codes.db_labels
         by_class = np.lexsort(labels.T[::-1]) if labels.ndim == 2 else np.argsort(labels, kind="stable")
         default = evaluate(codes.db_codes, codes.query_codes, labels, codes.query_labels, ks=(100,))
@@ -144,14 +150,8 @@ def codes_table(csv_path) -> pd.DataFrame:
     """What each row's stored codes look like (read before writing a finding): the number of
     distinct database codes, their share of the database, and the largest group of items that
     share one code, next to the row's P@100. One row per CSV row, in its order."""
-    csv_path = Path(csv_path)
-    with open(csv_path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or "codes_file" not in rows[0]:
-        raise ValueError(f"{csv_path} has no stored codes to summarise")
     summary = []
-    for row in rows:
-        codes = load_codes(csv_path.parent / row["codes_file"])
+    for row, codes in _rows_with_codes(csv_path, "nothing to summarise"):
         _, sizes = np.unique(np.packbits(codes.db_codes, axis=1), axis=0, return_counts=True)
         summary.append({**{key: row[key] for key in ("dataset", "bits", "algorithm", "level", "seed_used")},
                         "p@100": float(row["p@100"]), "database": len(codes.db_codes),
