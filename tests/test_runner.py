@@ -310,3 +310,6 @@ def test_degradation_is_taken_within_each_repetition(tmp_path):
     pd.DataFrame(rows).to_csv(path, index=False)
     report.main([str(path)])
     assert (tmp_path / "toy_p100_degradation.csv").exists()
+    for table in (report.codes_table, report.artifact_table):
+        with pytest.raises(ValueError, match="has no stored codes"):
+            table(path)
