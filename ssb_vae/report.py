@@ -225,6 +225,32 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
     return first_table, written
 
 
+def _read_scored_csv(csv_path) -> list[dict]:
+    """The rows of a results CSV with stored codes, or a ValueError saying why it has none."""
+    csv_path = Path(csv_path)
+    if not csv_path.exists():
+        raise FileNotFoundError(f"no results file {csv_path}")
+    with open(csv_path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        header, rows = tuple(reader.fieldnames or ()), list(reader)
+    if header == POSITION_TIES_COLUMNS:
+        raise ValueError(f"{csv_path} was written before codes were stored: its rows cannot be "
+                         "recomputed without training them again")
+    if header != COLUMNS:
+        raise ValueError(f"{csv_path} is not a results CSV of run_experiments.py with stored codes")
+    return rows
+
+
+def _rescore(csv_path: Path, number: int, row: dict, ties: str, seed: int | None) -> dict:
+    """The metrics of one row (CSV line ``number``) recomputed from its stored codes."""
+    codes_path = csv_path.parent / row["codes_file"]
+    codes = load_codes(codes_path)
+    if row_key(codes.key) != row_key(row):
+        raise ValueError(f"{csv_path}, line {number}: {codes_path} holds the codes of another run")
+    return evaluate(codes.db_codes, codes.query_codes, codes.db_labels, codes.query_labels,
+                    ks=METRIC_KS, ties=ties, seed=int(row["seed_used"]) if seed is None else seed)
+
+
 def recompute(csv_path, out_path, ties: str = "expected", seed: int | None = None,
               force: bool = False) -> Path:
     """Rescores every row of a results CSV from its stored codes and writes them to ``out_path``.
@@ -237,32 +263,30 @@ def recompute(csv_path, out_path, ties: str = "expected", seed: int | None = Non
     csv_path, out_path = Path(csv_path), Path(out_path)
     if ties not in TIE_MODES:
         raise ValueError(f"unknown ties mode {ties!r}; valid modes: {', '.join(TIE_MODES)}")
-    if not csv_path.exists():
-        raise FileNotFoundError(f"no results file {csv_path}")
+    rows = _read_scored_csv(csv_path)
     if out_path.resolve() == csv_path.resolve():
         raise ValueError("--out must name a new file: the input CSV is never modified")
     if out_path.exists() and not force:
         raise ValueError(f"{out_path} exists; pass --force to replace it, or choose another --out")
-    with open(csv_path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        header, rows = tuple(reader.fieldnames or ()), list(reader)
-    if header == POSITION_TIES_COLUMNS:
-        raise ValueError(f"{csv_path} was written before codes were stored: its rows cannot be "
-                         "recomputed without training them again")
-    if header != COLUMNS:
-        raise ValueError(f"{csv_path} is not a results CSV of run_experiments.py with stored codes")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     for number, row in enumerate(rows, start=2):
-        codes_path = csv_path.parent / row["codes_file"]
-        codes = load_codes(codes_path)
-        if row_key(codes.key) != row_key(row):
-            raise ValueError(f"{csv_path}, line {number}: {codes_path} holds the codes of another run")
-        scores = evaluate(codes.db_codes, codes.query_codes, codes.db_labels, codes.query_labels,
-                          ks=METRIC_KS, ties=ties, seed=int(row["seed_used"]) if seed is None else seed)
+        scores = _rescore(csv_path, number, row, ties, seed)
         row.update({metric: scores[metric] for metric in METRICS}, ties=ties,
-                   codes_file=Path(os.path.relpath(codes_path, out_path.parent)).as_posix())
+                   codes_file=Path(os.path.relpath(csv_path.parent / row["codes_file"], out_path.parent)).as_posix())
     write_rows(out_path, rows)
     return out_path
+
+
+def verify(csv_path) -> list[str]:
+    """Recomputes every row's metrics from its stored codes, under the row's own tie mode, and
+    returns one line per cell that differs from the CSV (empty: every number is reproduced)."""
+    csv_path = Path(csv_path)
+    differences = []
+    for number, row in enumerate(_read_scored_csv(csv_path), start=2):
+        scores = _rescore(csv_path, number, row, row["ties"], None)
+        differences += [f"{csv_path}, line {number}, {metric}: CSV {row[metric]}, codes give {scores[metric]!r}"
+                        for metric in METRICS if float(row[metric]) != scores[metric]]
+    return differences
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -283,10 +307,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--artifact", action="store_true",
                         help="also write <csv>_artifact.csv: the stored codes scored on a class-sorted "
                              "database with ties by position, next to the default, where they differ by > 0.01")
+    parser.add_argument("--verify", action="store_true",
+                        help="recompute every row from its stored codes and check it equals the CSV; "
+                             "exit with status 1 listing the cells that differ")
     parser.add_argument("--codes", action="store_true",
                         help="also write <csv>_codes_summary.csv: per row, the distinct database codes "
                              "and the largest group of items sharing one code")
     args = parser.parse_args(argv)
+    if args.verify:
+        try:
+            differences = verify(args.csv)
+        except (ValueError, FileNotFoundError) as error:
+            parser.error(str(error))
+        print("\n".join(differences) or f"every metric of every row of {args.csv} recomputes exactly "
+                                        "from its stored codes")
+        raise SystemExit(1 if differences else 0)
     try:
         source, out_dir = args.csv, args.out
         if args.recompute:

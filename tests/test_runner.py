@@ -313,3 +313,22 @@ def test_degradation_is_taken_within_each_repetition(tmp_path):
     for table in (report.codes_table, report.artifact_table):
         with pytest.raises(ValueError, match="has no stored codes"):
             table(path)
+
+
+def test_verify_reproduces_every_cell_and_names_a_changed_one(serial_csv, capsys):
+    with pytest.raises(SystemExit) as passed:
+        report.main([str(serial_csv), "--verify"])
+    assert passed.value.code == 0 and "recomputes exactly" in capsys.readouterr().out
+    rows = rows_of(serial_csv)
+    rows[1]["map@1000"] = repr(float(rows[1]["map@1000"]) + 1e-9)
+    tampered = serial_csv.parent / "tampered.csv"
+    with open(tampered, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    differences = report.verify(tampered)
+    assert len(differences) == 1 and "line 3, map@1000" in differences[0]
+    with pytest.raises(SystemExit) as failed:
+        report.main([str(tampered), "--verify"])
+    assert failed.value.code == 1 and "line 3, map@1000" in capsys.readouterr().out
+    tampered.unlink()
