@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -174,6 +175,23 @@ def _limit_threads(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _start_worker(threads: int, runner_pid: int) -> None:
+    """Each worker process: limits its threads, and ends itself once the runner that started it
+    is gone. A runner killed by a signal never shuts its pool down; without this its workers
+    would train on for nobody, holding the cores."""
+    _limit_threads(threads)
+
+    def exit_with_runner():
+        while os.getppid() == runner_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_runner, daemon=True, name="exit-with-runner").start()
+
+
 def _execute_local(points, jobs: int, on_result) -> None:
     if jobs == 1:
         for point in points:
@@ -181,7 +199,7 @@ def _execute_local(points, jobs: int, on_result) -> None:
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                             initializer=_limit_threads, initargs=(threads,)) as pool:
+                             initializer=_start_worker, initargs=(threads, os.getpid())) as pool:
         futures = [pool.submit(run_point_safely, point) for point in points]
         for future in as_completed(futures):
             on_result(*future.result())

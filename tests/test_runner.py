@@ -3,6 +3,8 @@
 import csv
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -332,3 +334,44 @@ def test_verify_reproduces_every_cell_and_names_a_changed_one(serial_csv, capsys
         report.main([str(tampered), "--verify"])
     assert failed.value.code == 1 and "line 3, map@1000" in capsys.readouterr().out
     tampered.unlink()
+
+
+def _spawned_workers(parent: int) -> list[int]:
+    """The multiprocessing workers that ``parent`` started (from /proc, Linux)."""
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"spawn_main" in command:
+            workers.append(int(stat.parent.name))
+    return workers
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has ended; only its parent has not collected it
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_workers_end_when_the_runner_is_killed(tmp_path):
+    """A runner killed by a signal never shuts its pool down: its workers must not train on."""
+    command = [sys.executable, str(Path(__file__).resolve().parents[1] / "run_experiments.py"), "--levels", "0.5", "--epochs", "500", "--methods",
+               "phs-gs", "ssb-vae", "--jobs", "2", "--out", str(tmp_path / "killed.csv")]
+    started = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers, deadline = [], time.monotonic() + 120
+    while len(workers) < 2 and time.monotonic() < deadline and started.poll() is None:
+        time.sleep(0.5)
+        workers = _spawned_workers(started.pid)
+    assert len(workers) == 2, "the runner did not start its two workers"
+    started.kill()
+    started.wait()
+    deadline = time.monotonic() + 30
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(map(_running, workers))
