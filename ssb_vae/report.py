@@ -107,6 +107,40 @@ def degradation_table(results: pd.DataFrame, metric: str = "p@100", high: float 
     return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2])))]
 
 
+def comparison_table(results: pd.DataFrame, metric: str = "p@100", method: str = "SSB_VAE") -> pd.DataFrame:
+    """``method`` against every other method, per (dataset, bits, level): how far ahead it is, and
+    how that compares with the spread over repetitions.
+
+    Differences are paired within a repetition (same seed, so the same split and labelled items):
+    ``difference`` is their mean, ``difference std`` their standard deviation, ``wins`` the number of
+    repetitions where ``method`` scored higher. ``spread`` is the larger of the two methods' own
+    standard deviations over repetitions, and ``difference / spread`` the ratio (blank with one
+    repetition). Cells where either method is missing are left out.
+    """
+    keys = ["dataset", "bits", "level", "seed_used"]
+    scores = results.pivot_table(index=keys, columns="algorithm", values=metric, aggfunc="mean")
+    columns = ["opponent", method, "opponent score", "difference", "difference std", "spread",
+               "difference / spread", "wins", "repetitions"]
+    if method not in scores:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for opponent in _ordered(scores.columns.drop(method)):
+        pairs = scores[[method, opponent]].dropna()
+        pairs = pairs.assign(difference=pairs[method] - pairs[opponent])
+        for (dataset, bits, level), cell in pairs.groupby(level=["dataset", "bits", "level"]):
+            spread = max(cell[method].std(), cell[opponent].std())
+            rows.append({"dataset": dataset, "bits": bits, "level": level, "opponent": opponent,
+                         method: cell[method].mean(), "opponent score": cell[opponent].mean(),
+                         "difference": cell["difference"].mean(), "difference std": cell["difference"].std(),
+                         "spread": spread, "difference / spread": cell["difference"].mean() / spread
+                         if spread > 0 else np.nan, "wins": int((cell["difference"] > 0).sum()),
+                         "repetitions": len(cell)})
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    table = pd.DataFrame(rows).set_index(["dataset", "bits", "opponent", "level"])
+    return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2]), row[3]))]
+
+
 def _rows_with_codes(csv_path, purpose: str):
     """Each row of a results CSV with its stored codes; a ValueError naming ``purpose`` if the CSV
     stores none."""
@@ -190,7 +224,8 @@ def _safe(metric: str) -> str:
 def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFrame, list[Path]]:
     """Writes the table (CSV + LaTeX) of each metric, its spread over repetitions (standard
     deviation, CSV), both as "mean ± std" cells (CSV + LaTeX), its drop from level 1.0 to 0.1
-    (CSV) and one plot per (dataset, bits, metric).
+    (CSV), SSB-VAE against each other method relative to the spread (CSV) and one plot per
+    (dataset, bits, metric).
 
     Returns the table of the first metric and the paths written (beside the CSV by default).
     """
@@ -215,8 +250,10 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
             escape=False, caption=f"{metric}: mean $\\pm$ standard deviation over repetitions"))
         degradation = out_dir / f"{csv_path.stem}_{_safe(metric)}_degradation.csv"
         degradation_table(results, metric).to_csv(degradation, float_format="%.4f")
+        comparison = out_dir / f"{csv_path.stem}_{_safe(metric)}_comparison.csv"
+        comparison_table(results, metric).to_csv(comparison, float_format="%.4f")
         written += [stem.with_suffix(".csv"), stem.with_suffix(".tex"), spread, both.with_suffix(".csv"),
-                    both.with_suffix(".tex"), degradation]
+                    both.with_suffix(".tex"), degradation, comparison]
         for (dataset, bits), _ in results.groupby(["dataset", "bits"]):
             name = Path(str(dataset)).stem  # a dataset given as a path is named by its file
             prefix = csv_path.stem if name == csv_path.stem else f"{csv_path.stem}_{name}"

@@ -311,10 +311,34 @@ def test_degradation_is_taken_within_each_repetition(tmp_path):
     path = tmp_path / "toy.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     report.main([str(path)])
-    assert (tmp_path / "toy_p100_degradation.csv").exists()
+    assert (tmp_path / "toy_p100_degradation.csv").exists() and (tmp_path / "toy_p100_comparison.csv").exists()
     for table in (report.codes_table, report.artifact_table):
         with pytest.raises(ValueError, match="has no stored codes"):
             table(path)
+
+
+def test_comparison_pairs_repetitions_and_scales_by_the_spread(tmp_path):
+    scores = {("SSB_VAE", 20): 0.70, ("SSB_VAE", 144): 0.60, ("SSB_VAE", 1028): 0.65,
+              ("PHS_GS", 20): 0.60, ("PHS_GS", 144): 0.62, ("PHS_GS", 1028): 0.55,
+              ("VDSH_S", 20): 0.50}
+    rows = [{"dataset": "toy", "algorithm": algorithm, "bits": 16, "level": 0.1, "seed_used": seed, "p@100": p}
+            for (algorithm, seed), p in scores.items()]
+    rows.append({"dataset": "toy", "algorithm": "PHS_GS", "bits": 16, "level": 0.5, "seed_used": 20, "p@100": 0.9})
+    shuffled = pd.DataFrame(rows).sample(frac=1.0, random_state=3)
+    table = report.comparison_table(shuffled)
+    cell = table.loc[("toy", 16, "PHS_GS", 0.1)]
+    differences = [0.10, -0.02, 0.10]
+    spread = max(np.std([0.70, 0.60, 0.65], ddof=1), np.std([0.60, 0.62, 0.55], ddof=1))
+    assert cell["difference"] == pytest.approx(np.mean(differences))
+    assert cell["difference std"] == pytest.approx(np.std(differences, ddof=1))
+    assert cell["spread"] == pytest.approx(spread)
+    assert cell["difference / spread"] == pytest.approx(np.mean(differences) / spread)
+    assert cell["wins"] == 2 and cell["repetitions"] == 3 and cell["SSB_VAE"] == pytest.approx(0.65)
+    single = table.loc[("toy", 16, "VDSH_S", 0.1)]  # paired with seed 20 only
+    assert single["difference"] == pytest.approx(0.20) and single["repetitions"] == 1
+    assert np.isnan(single["difference / spread"])
+    assert ("toy", 16, "PHS_GS", 0.5) not in table.index  # SSB-VAE did not run there
+    assert report.comparison_table(shuffled[shuffled["algorithm"] != "SSB_VAE"]).empty
 
 
 def test_verify_reproduces_every_cell_and_names_a_changed_one(serial_csv, capsys):
