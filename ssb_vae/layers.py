@@ -257,12 +257,14 @@ class PairwiseHammingLoss(_LossTerm):
     zero rows for unlabelled items) or the predicted label distributions (SSB-VAE, gradients flow
     through it). ``pairs="labelled"`` keeps only pairs of two labelled items. ``similarity``:
     ``"dot"`` (S = A Aᵀ, the reference) or ``"jaccard"`` (soft Jaccard, ``losses.jaccard_similarity``,
-    for multi-label data). Returns the codes.
+    for multi-label data). ``detach_similarity`` computes S from stop-gradient label sources, so
+    that PAIR trains the codes only and not the label head. Returns the codes.
     """
 
     term = "pair"
 
-    def __init__(self, weight: float = 1.0, pairs: str = "all", similarity: str = "dot", **kwargs):
+    def __init__(self, weight: float = 1.0, pairs: str = "all", similarity: str = "dot",
+                 detach_similarity: bool = False, **kwargs):
         super().__init__(weight=weight, **kwargs)
         if pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
@@ -270,9 +272,12 @@ class PairwiseHammingLoss(_LossTerm):
             raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
         self.pairs = pairs
         self.similarity = similarity
+        self.detach_similarity = bool(detach_similarity)
 
     def call(self, inputs):
         codes, label_source, labelled = inputs
+        if self.detach_similarity:
+            label_source = ops.stop_gradient(label_source)
         similarity = SIMILARITIES[self.similarity](label_source)
         pair_weights = None
         if self.pairs == "labelled":
@@ -281,4 +286,5 @@ class PairwiseHammingLoss(_LossTerm):
         return codes
 
     def get_config(self):
-        return {**super().get_config(), "pairs": self.pairs, "similarity": self.similarity}
+        return {**super().get_config(), "pairs": self.pairs, "similarity": self.similarity,
+                "detach_similarity": self.detach_similarity}

@@ -54,6 +54,7 @@ class ModelSpec:
     seed: int | None
     sparse_inputs: bool = False
     label_prior: bool = False
+    detach_similarity: bool = False
 
     def seeds(self) -> Callable[[], int | None]:
         """A fresh seed per random component, derived from the run's seed (None stays None)."""
@@ -176,7 +177,7 @@ def _pairwise(similarity_from_predictions: bool):
                 [label_probs, inputs["labelled"]])
         label_source = label_probs if similarity_from_predictions else inputs["labels"]
         outputs["sample"] = PairwiseHammingLoss(spec.alpha, pairs=spec.pairs, similarity=spec.similarity,
-                                                name="pairwise_loss")(
+                                                detach_similarity=spec.detach_similarity, name="pairwise_loss")(
             [outputs["sample"], label_source, inputs["labelled"]]
         )
         outputs["label_probs"] = label_probs
@@ -236,6 +237,7 @@ class HashingAutoencoder(keras.Model):
         seed: int | None = None,
         sparse_inputs: bool = False,
         label_prior: bool = False,
+        detach_similarity: bool = False,
         **kwargs,
     ):
         method = check_method(method)
@@ -251,6 +253,8 @@ class HashingAutoencoder(keras.Model):
         similarity = similarity or ("jaccard" if multilabel else "dot")
         if label_prior and not (multilabel and method in ("phs-gs", "ssb-vae")):
             raise ValueError("label_prior applies to multi-label phs-gs and ssb-vae models only")
+        if detach_similarity and method != "ssb-vae":
+            raise ValueError("detach_similarity applies to ssb-vae only (the other methods' S holds no prediction)")
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
         for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
@@ -271,6 +275,7 @@ class HashingAutoencoder(keras.Model):
             seed=seed,
             sparse_inputs=bool(sparse_inputs),
             label_prior=bool(label_prior),
+            detach_similarity=bool(detach_similarity),
         )
         inputs, outputs = BUILDERS[method](spec)
         super().__init__(inputs=inputs, outputs=outputs, name=kwargs.pop("name", method), **kwargs)
@@ -301,6 +306,7 @@ class HashingAutoencoder(keras.Model):
             "seed": spec.seed,
             "sparse_inputs": spec.sparse_inputs,
             "label_prior": spec.label_prior,
+            "detach_similarity": spec.detach_similarity,
         }
 
     @classmethod
@@ -352,7 +358,9 @@ def build_model(
     (measured not faster than the dense XLA path on a 2-core CPU: bench/train_speed.py).
     label_prior (multi-label PHS-GS / SSB-VAE, off by default): adds α·γ·PRIOR
     (``losses.label_marginal_kl``), a measured candidate that did not help
-    (results/multilabel/README.md).
+    (results/multilabel/README.md). detach_similarity (SSB-VAE, off by default): S from
+    stop-gradient predictions, so that PAIR shapes the codes and only the label loss shapes the
+    label head.
     The unsupervised methods accept and ignore ``n_classes``.
     """
     return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)

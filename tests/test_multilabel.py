@@ -68,3 +68,35 @@ def test_label_prior_is_refused_where_it_has_no_meaning():
     with pytest.raises(ValueError, match="label_prior applies to multi-label"):
         ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, label_prior=True)
     assert not ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8).spec.label_prior
+
+
+def test_detached_similarity_keeps_the_loss_and_stops_pair_gradients_into_the_label_head(rng, tmp_path):
+    """detach_similarity: the same losses, but PAIR no longer trains the label head."""
+    import tensorflow as tf
+
+    x = rng.random((40, 12)).astype(np.float32)
+    labels = (rng.random((40, 5)) < 0.3).astype(np.float32)
+    labelled = (rng.random(40) < 0.5).astype(np.float32)
+    inputs = {"x": x, "target": x / x.sum(axis=1, keepdims=True), "labels": labels, "labelled": labelled}
+    gradients, totals = {}, {}
+    for detach in (False, True):
+        model = ssb_vae.build_model("ssb-vae", input_dim=12, n_classes=5, n_bits=8, multilabel=True, seed=4,
+                                    hidden_units=10, alpha=1.0, gamma=0.0, detach_similarity=detach)
+        keras.utils.set_random_seed(4)
+        with tf.GradientTape() as tape:
+            model(inputs, training=True)
+            total = tf.add_n(model.losses)
+        head = model.get_layer("label_head").kernel
+        gradients[detach], totals[detach] = tape.gradient(total, head), float(total)
+    assert totals[True] == pytest.approx(totals[False], rel=1e-6)
+    # γ = 0: the label loss is off, so the head's only gradient is PAIR's, through S
+    assert float(tf.reduce_max(tf.abs(gradients[False]))) > 0
+    assert gradients[True] is None or float(tf.reduce_max(tf.abs(gradients[True]))) == 0
+    path = tmp_path / "detached.keras"
+    model.save(path)
+    assert ssb_vae.load_model(path).spec.detach_similarity
+
+
+def test_detached_similarity_is_refused_where_s_holds_no_prediction():
+    with pytest.raises(ValueError, match="detach_similarity applies to ssb-vae only"):
+        ssb_vae.build_model("phs-gs", input_dim=10, n_classes=4, n_bits=8, detach_similarity=True)

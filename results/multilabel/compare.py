@@ -1,5 +1,6 @@
 """Before/after on multi-label data: SSB-VAE and PHS-GS with the reference similarity S = A Aᵀ
-("dot") and with the soft Jaccard that multi-label models now use by default ("jaccard").
+("dot") and with the soft Jaccard that multi-label models now use by default ("jaccard"), and the
+candidate variants of SSB-VAE (a label-marginal prior; S from stop-gradient predictions).
 
 20 Newsgroups relabelled as multi-label (group + hierarchy root), α/β/γ of the reference
 experiments' multi-label dataset (the TMC rows of the paper preset), 30 epochs. One CSV row per
@@ -8,12 +9,19 @@ beside the CSV. Resumable; ``--shard i/n`` runs every n-th run so n processes ca
 
     python results/multilabel/compare.py --out results/multilabel/compare.csv [--shard 0/2]
     python results/multilabel/compare.py --out results/multilabel/compare.csv --summary
+
+``--validation`` runs the candidates' selection grid instead (seed 1028, not a goal seed) on a
+protocol that never touches the test posts: the database is the training split, the queries are
+the validation split (SPEC §5's parts), labels kept for the level's share of the training split.
+
+    python results/multilabel/compare.py --validation --out results/multilabel/validation.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import os
 import sys
 import time
@@ -33,23 +41,32 @@ from ssb_vae.evaluation import evaluate  # noqa: E402
 from ssb_vae.presets import paper_hyperparameters  # noqa: E402
 from ssb_vae.results import csv_line  # noqa: E402
 
-COLUMNS = ("method", "similarity", "label_prior", "level", "bits", "seed", "alpha", "beta", "gamma", "p@100", "map@100",
+COLUMNS = ("method", "similarity", "label_prior", "detach_similarity", "level", "bits", "seed", "alpha", "beta", "gamma", "p@100", "map@100",
            "distinct_codes", "largest_group", "database", "train_seconds", "codes_file")
-GRID = [("ssb-vae", "jaccard", True, level, bits, seed)  # the label-marginal prior (PRIOR) on top
+# (method, similarity, label_prior, detach_similarity, level, bits, seed)
+GRID = [("ssb-vae", "jaccard", True, False, level, bits, seed)  # the label-marginal prior (PRIOR) on top
         for seed in (20, 144) for level in (0.1, 0.3) for bits in (16, 32)]
-GRID += [(method, similarity, False, level, bits, seed)
+GRID += [(method, similarity, False, False, level, bits, seed)
          for similarity in ("jaccard", "dot") for seed in (20, 144) for level in (0.1, 0.3)
          for bits in (16, 32) for method in ("ssb-vae", "phs-gs")]
+VALIDATION_GRID = [(method, "jaccard", False, detach, 0.1, bits, 1028)
+                   for bits in (32, 16) for method, detach in (("ssb-vae", True), ("ssb-vae", False), ("phs-gs", False))]
 
 
-def run(data, method, similarity, label_prior, level, bits, seed, out: Path) -> dict:
+def validation_protocol(data):
+    """The dataset re-cut so that nothing reaches the test posts: database = the training split,
+    queries = the validation split."""
+    return dataclasses.replace(data, validation=data.validation.take(slice(0, 0)), test=data.validation)
+
+
+def run(data, method, similarity, label_prior, detach, level, bits, seed, out: Path) -> dict:
     supervised = data.with_supervision(level, seed=seed)
     db, queries = supervised.database, supervised.queries
     weights = paper_hyperparameters("tmc", bits, method, level)
     keras.utils.set_random_seed(seed)
     model = ssb_vae.build_model(method, input_dim=data.n_features, n_bits=bits, n_classes=len(data.classes),
-                                multilabel=True, similarity=similarity, label_prior=label_prior, seed=seed,
-                                **weights)
+                                multilabel=True, similarity=similarity, label_prior=label_prior,
+                                detach_similarity=detach, seed=seed, **weights)
     started = time.perf_counter()
     ssb_vae.train(model, db.x, target=db.target, labels=db.labels, labelled=supervised.labelled,
                   epochs=30, seed=seed, verbose=0)
@@ -57,9 +74,9 @@ def run(data, method, similarity, label_prior, level, bits, seed, out: Path) -> 
     db_codes, query_codes = ssb_vae.hash_codes(model, db.x), ssb_vae.hash_codes(model, queries.x)
     scores = evaluate(db_codes, query_codes, db.labels, queries.labels, ks=(100,))
     _, sizes = np.unique(db_codes, axis=0, return_counts=True)
-    key = {"method": method, "similarity": similarity, "label_prior": label_prior, "level": level, "bits": bits,
-           "seed": seed}
-    variant = f"{similarity}+prior" if label_prior else similarity
+    key = {"method": method, "similarity": similarity, "label_prior": label_prior, "detach_similarity": detach,
+           "level": level, "bits": bits, "seed": seed}
+    variant = similarity + ("+prior" if label_prior else "") + ("+detached" if detach else "")
     codes_file = Path(f"{out.stem}_codes") / f"{method}_{variant}_{bits}bits_level{level}_seed{seed}.npz"
     save_codes(out.parent / codes_file, StoredCodes(db_codes, query_codes, db.labels, queries.labels, key))
     return {**key, **weights, "p@100": scores["p@100"], "map@100": scores["map@100"],
@@ -73,7 +90,8 @@ def summary(out: Path) -> str:
 
     table = pd.read_csv(out)
     table["distinct %"] = 100 * table["distinct_codes"] / table["database"]
-    table["similarity"] = np.where(table["label_prior"], table["similarity"] + " + prior", table["similarity"])
+    table["similarity"] = (table["similarity"] + np.where(table["label_prior"], " + prior", "")
+                           + np.where(table["detach_similarity"], " + detached", ""))
     grouped = table.groupby(["bits", "level", "similarity", "method"]).agg(
         seeds=("seed", "count"), p100=("p@100", "mean"), p100_min=("p@100", "min"), p100_max=("p@100", "max"),
         distinct=("distinct %", "mean"), distinct_min=("distinct %", "min"))
@@ -90,6 +108,8 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--summary", action="store_true", help="print the tables of --out and stop")
     parser.add_argument("--shard", default="0/1", help="i/n: run every n-th run of the grid, from the i-th")
+    parser.add_argument("--validation", action="store_true",
+                        help="the selection grid on the validation protocol (see the module docstring)")
     parser.add_argument("--data-dir", default="../shared/data")
     args = parser.parse_args()
     index, count = map(int, args.shard.split("/"))
@@ -98,20 +118,23 @@ def main() -> None:
         print(summary(out))
         return
     data = load_dataset("20news-multilabel", data_dir=args.data_dir, download=False)
-    for method, similarity, label_prior, level, bits, seed in GRID[index::count]:
+    grid = GRID
+    if args.validation:
+        data, grid = validation_protocol(data), VALIDATION_GRID
+    for method, similarity, label_prior, detach, level, bits, seed in grid[index::count]:
         done = set()
         if out.exists():
             with open(out, newline="") as handle:
-                done = {(r["method"], r["similarity"], r["label_prior"] == "True", float(r["level"]), int(r["bits"]),
-                         int(r["seed"])) for r in csv.DictReader(handle)}
-        if (method, similarity, label_prior, level, bits, seed) in done:
+                done = {(r["method"], r["similarity"], r["label_prior"] == "True", r["detach_similarity"] == "True",
+                         float(r["level"]), int(r["bits"]), int(r["seed"])) for r in csv.DictReader(handle)}
+        if (method, similarity, label_prior, detach, level, bits, seed) in done:
             continue
-        row = run(data, method, similarity, label_prior, level, bits, seed, out)
+        row = run(data, method, similarity, label_prior, detach, level, bits, seed, out)
         with FileLock(f"{out}.lock"):  # shards share the file
             header = csv_line(COLUMNS) if not out.exists() or out.stat().st_size == 0 else ""
             with open(out, "a", newline="") as handle:
                 handle.write(header + csv_line([row[c] for c in COLUMNS]))
-        print(f"{method} {similarity} prior={label_prior} level {level} {bits} bits seed {seed}: p@100 {row['p@100']:.3f} "
+        print(f"{method} {similarity} prior={label_prior} detached={detach} level {level} {bits} bits seed {seed}: p@100 {row['p@100']:.3f} "
               f"distinct {row['distinct_codes']}", flush=True)
 
 
