@@ -246,7 +246,8 @@ class LabelPriorLoss(_LossTerm):
 
 
 PAIR_MODES = ("all", "labelled")
-SIMILARITIES = {"dot": losses.dot_similarity, "jaccard": losses.jaccard_similarity}
+SIMILARITIES = {"dot": losses.dot_similarity, "jaccard": losses.jaccard_similarity,
+                "cosine": losses.cosine_similarity}
 
 
 @_serializable

@@ -92,6 +92,18 @@ def jaccard_similarity(label_source):
     return ops.divide_no_nan(shared, sizes + ops.transpose(sizes) - shared)
 
 
+def cosine_similarity(label_source):
+    """S_ij = a_i·a_j / (‖a_i‖‖a_j‖), in [0, 1] for non-negative rows; 0 when either row is zero.
+
+    A candidate for multi-label data: invariant to the scale of a prediction, so two items that
+    predict the same classes with little confidence are as similar as two confident ones. The
+    norms carry a 1e-12 offset under the root, so zero rows give S = 0 and finite gradients.
+    """
+    shared = ops.matmul(label_source, ops.transpose(label_source))
+    norms = ops.sqrt(ops.sum(ops.square(label_source), axis=-1, keepdims=True) + 1e-12)
+    return shared / (norms * ops.transpose(norms))
+
+
 def pairwise_hamming_hinge(codes, similarity, pair_weights=None):
     """PAIR = (1/B) Σ_i Σ_j [S_ij·Dist_ij + (1 − S_ij)·max(0, M − Dist_ij)], M = B/3  (SPEC §3).
 

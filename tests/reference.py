@@ -39,6 +39,17 @@ def pairwise(b, S, weights=None):
     return total / bits
 
 
+def cosine(a):
+    """Cosine of every pair of rows, 0 when either row is zero."""
+    n = len(a)
+    s = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            norms = float(np.linalg.norm(a[i]) * np.linalg.norm(a[j]))
+            s[i, j] = float(np.dot(a[i], a[j])) / norms if norms else 0.0
+    return s
+
+
 def jaccard(a):
     """Soft Jaccard of every pair of rows: a_i·a_j / (Σ a_i + Σ a_j − a_i·a_j), 0 for 0/0."""
     n = len(a)

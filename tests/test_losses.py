@@ -131,6 +131,23 @@ def test_jaccard_similarity_matches_reference_and_is_bounded(batch):
     assert float(as_numpy(losses.jaccard_similarity(pair))[0, 1]) == pytest.approx(0.25)
 
 
+def test_cosine_similarity_matches_reference_with_finite_gradients_at_zero_rows(batch):
+    import tensorflow as tf
+
+    y = batch["multi_y"] * batch["m"][:, None]
+    probs = reference.sigmoid(batch["label_logits"])
+    for source in (y, probs):
+        got = as_numpy(losses.cosine_similarity(source.astype(np.float32)))
+        np.testing.assert_allclose(got, reference.cosine(source.astype(np.float64)), rtol=1e-5, atol=1e-6)
+    scaled = as_numpy(losses.cosine_similarity((0.1 * probs).astype(np.float32)))
+    np.testing.assert_allclose(scaled, reference.cosine(probs), rtol=1e-4, atol=1e-6)  # scale-invariant
+    source = tf.constant(y.astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(source)
+        total = tf.reduce_sum(losses.cosine_similarity(source))
+    assert np.isfinite(tape.gradient(total, source).numpy()).all()
+
+
 def test_bernoulli_sampling_is_the_gumbel_sigmoid_relaxation():
     logits = np.full((20000, 1), 0.8, dtype=np.float32)
     sample = as_numpy(layers.BernoulliSampling(temperature=0.67, seed=5)(logits))
