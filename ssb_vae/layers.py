@@ -259,13 +259,16 @@ class PairwiseHammingLoss(_LossTerm):
     through it). ``pairs="labelled"`` keeps only pairs of two labelled items. ``similarity``:
     ``"dot"`` (S = A Aᵀ, the reference) or ``"jaccard"`` (soft Jaccard, ``losses.jaccard_similarity``,
     for multi-label data). ``detach_similarity`` computes S from stop-gradient label sources, so
-    that PAIR trains the codes only and not the label head. Returns the codes.
+    that PAIR trains the codes only and not the label head. ``calibrate`` rescales the unlabelled
+    items' predictions to the labelled items' mean number of classes first
+    (``losses.calibrated_predictions``; the number is a non-trainable weight set by
+    ``ssb_vae.train``). Returns the codes.
     """
 
     term = "pair"
 
     def __init__(self, weight: float = 1.0, pairs: str = "all", similarity: str = "dot",
-                 detach_similarity: bool = False, **kwargs):
+                 detach_similarity: bool = False, calibrate: bool = False, **kwargs):
         super().__init__(weight=weight, **kwargs)
         if pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
@@ -274,9 +277,18 @@ class PairwiseHammingLoss(_LossTerm):
         self.pairs = pairs
         self.similarity = similarity
         self.detach_similarity = bool(detach_similarity)
+        self.calibrate = bool(calibrate)
+        if self.calibrate:
+            self.cardinality = self.add_weight(name="cardinality", shape=(), trainable=False,
+                                               initializer=keras.initializers.Constant(1.0))
+
+    def set_cardinality(self, cardinality: float) -> None:
+        self.cardinality.assign(float(cardinality))
 
     def call(self, inputs):
         codes, label_source, labelled = inputs
+        if self.calibrate:
+            label_source = losses.calibrated_predictions(label_source, labelled, self.cardinality)
         if self.detach_similarity:
             label_source = ops.stop_gradient(label_source)
         similarity = SIMILARITIES[self.similarity](label_source)
@@ -288,4 +300,4 @@ class PairwiseHammingLoss(_LossTerm):
 
     def get_config(self):
         return {**super().get_config(), "pairs": self.pairs, "similarity": self.similarity,
-                "detach_similarity": self.detach_similarity}
+                "detach_similarity": self.detach_similarity, "calibrate": self.calibrate}

@@ -76,6 +76,20 @@ def label_marginal_kl(label_probs, labelled, marginals):
     return ops.where(count > 0, ops.sum(kl), 0.0)
 
 
+def calibrated_predictions(label_probs, labelled, cardinality):
+    """a_i = ŷ_i for labelled items; min(1, ŷ_i · k̄ / Σ_c ŷ_ic) for unlabelled ones, k̄ = the mean
+    number of classes of the labelled training items (multi-label).
+
+    A candidate against under-confident predictions on unlabelled items: each is rescaled to carry
+    k̄ classes in all, so two items predicting the same classes weakly still look alike, while an
+    item predicting every class spreads k̄ over all of them and looks like none.
+    """
+    sizes = ops.sum(label_probs, axis=-1, keepdims=True)
+    rescaled = ops.minimum(1.0, label_probs * cardinality / (sizes + EPS))
+    unlabelled = ops.expand_dims(1.0 - labelled, -1)
+    return (1.0 - unlabelled) * label_probs + unlabelled * rescaled
+
+
 def dot_similarity(label_source):
     """S = A Aᵀ (SPEC §3): the reference similarity of PHS-GS and SSB-VAE."""
     return ops.matmul(label_source, ops.transpose(label_source))

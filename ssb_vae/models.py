@@ -34,6 +34,7 @@ from ssb_vae.layers import (
 
 CODE_HEAD = "code_head"  # the Dense layer whose output is thresholded at 0 into hash codes
 LABEL_PRIOR = "label_prior_loss"  # the LabelPriorLoss layer, whose class marginals train() sets
+PAIRWISE = "pairwise_loss"  # the PairwiseHammingLoss layer, whose calibration cardinality train() sets
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class ModelSpec:
     sparse_inputs: bool = False
     label_prior: bool = False
     detach_similarity: bool = False
+    calibrate_predictions: bool = False
 
     def seeds(self) -> Callable[[], int | None]:
         """A fresh seed per random component, derived from the run's seed (None stays None)."""
@@ -177,7 +179,8 @@ def _pairwise(similarity_from_predictions: bool):
                 [label_probs, inputs["labelled"]])
         label_source = label_probs if similarity_from_predictions else inputs["labels"]
         outputs["sample"] = PairwiseHammingLoss(spec.alpha, pairs=spec.pairs, similarity=spec.similarity,
-                                                detach_similarity=spec.detach_similarity, name="pairwise_loss")(
+                                                detach_similarity=spec.detach_similarity,
+                                                calibrate=spec.calibrate_predictions, name=PAIRWISE)(
             [outputs["sample"], label_source, inputs["labelled"]]
         )
         outputs["label_probs"] = label_probs
@@ -238,6 +241,7 @@ class HashingAutoencoder(keras.Model):
         sparse_inputs: bool = False,
         label_prior: bool = False,
         detach_similarity: bool = False,
+        calibrate_predictions: bool = False,
         **kwargs,
     ):
         method = check_method(method)
@@ -255,6 +259,8 @@ class HashingAutoencoder(keras.Model):
             raise ValueError("label_prior applies to multi-label phs-gs and ssb-vae models only")
         if detach_similarity and method != "ssb-vae":
             raise ValueError("detach_similarity applies to ssb-vae only (the other methods' S holds no prediction)")
+        if calibrate_predictions and not (multilabel and method == "ssb-vae"):
+            raise ValueError("calibrate_predictions applies to multi-label ssb-vae models only")
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
         for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
@@ -276,6 +282,7 @@ class HashingAutoencoder(keras.Model):
             sparse_inputs=bool(sparse_inputs),
             label_prior=bool(label_prior),
             detach_similarity=bool(detach_similarity),
+            calibrate_predictions=bool(calibrate_predictions),
         )
         inputs, outputs = BUILDERS[method](spec)
         super().__init__(inputs=inputs, outputs=outputs, name=kwargs.pop("name", method), **kwargs)
@@ -307,6 +314,7 @@ class HashingAutoencoder(keras.Model):
             "sparse_inputs": spec.sparse_inputs,
             "label_prior": spec.label_prior,
             "detach_similarity": spec.detach_similarity,
+            "calibrate_predictions": spec.calibrate_predictions,
         }
 
     @classmethod
@@ -360,7 +368,9 @@ def build_model(
     (``losses.label_marginal_kl``), a measured candidate that did not help
     (results/multilabel/README.md). detach_similarity (SSB-VAE, off by default): S from
     stop-gradient predictions, so that PAIR shapes the codes and only the label loss shapes the
-    label head.
+    label head. calibrate_predictions (multi-label SSB-VAE, off by default): S from the unlabelled
+    items' predictions rescaled to the labelled items' mean number of classes
+    (``losses.calibrated_predictions``).
     The unsupervised methods accept and ignore ``n_classes``.
     """
     return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ssb_vae.batches import make_batches
 from ssb_vae.matrices import check_matrix, normalize_rows
-from ssb_vae.models import LABEL_PRIOR, MATRIX_INPUTS, HashingAutoencoder
+from ssb_vae.models import LABEL_PRIOR, MATRIX_INPUTS, PAIRWISE, HashingAutoencoder
 
 LOSS_TERMS = ("rec", "kl", "label", "prior", "pair", "loss")
 _ENCODERS: "weakref.WeakKeyDictionary[HashingAutoencoder, keras.Model]" = weakref.WeakKeyDictionary()
@@ -141,6 +141,9 @@ def train(
     if model.spec.label_prior:  # π_c: the share of labelled items carrying class c
         mask = features["labelled"].astype(bool)
         model.get_layer(LABEL_PRIOR).set_marginals(features["labels"][mask].mean(axis=0))
+    if model.spec.calibrate_predictions:  # k̄: the labelled items' mean number of classes
+        mask = features["labelled"].astype(bool)
+        model.get_layer(PAIRWISE).set_cardinality(features["labels"][mask].sum(axis=1).mean() if mask.any() else 1.0)
     if not model.compiled:
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),

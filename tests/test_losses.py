@@ -148,6 +148,17 @@ def test_cosine_similarity_matches_reference_with_finite_gradients_at_zero_rows(
     assert np.isfinite(tape.gradient(total, source).numpy()).all()
 
 
+def test_calibrated_predictions_rescale_unlabelled_items_to_the_labelled_cardinality(batch):
+    probs = reference.sigmoid(batch["label_logits"]).astype(np.float64)
+    m = batch["m"].astype(np.float64)
+    got = as_numpy(losses.calibrated_predictions(probs.astype(np.float32), m.astype(np.float32), 2.0))
+    expected = np.where(m[:, None] > 0, probs, np.minimum(1.0, 2.0 * probs / probs.sum(axis=1, keepdims=True)))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    uniform = np.full((1, 20), 0.9, np.float32)  # predicting every class: k̄ spread over all of them
+    np.testing.assert_allclose(as_numpy(losses.calibrated_predictions(uniform, np.zeros(1, np.float32), 2.0)),
+                               np.full((1, 20), 0.1), rtol=1e-5)
+
+
 def test_bernoulli_sampling_is_the_gumbel_sigmoid_relaxation():
     logits = np.full((20000, 1), 0.8, dtype=np.float32)
     sample = as_numpy(layers.BernoulliSampling(temperature=0.67, seed=5)(logits))

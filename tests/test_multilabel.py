@@ -100,3 +100,21 @@ def test_detached_similarity_keeps_the_loss_and_stops_pair_gradients_into_the_la
 def test_detached_similarity_is_refused_where_s_holds_no_prediction():
     with pytest.raises(ValueError, match="detach_similarity applies to ssb-vae only"):
         ssb_vae.build_model("phs-gs", input_dim=10, n_classes=4, n_bits=8, detach_similarity=True)
+
+
+def test_train_sets_the_calibration_cardinality_from_the_labelled_items(rng, tmp_path):
+    x = rng.random((120, 10)).astype(np.float32)
+    labels = (rng.random((120, 4)) < 0.4).astype(np.float32)
+    labelled = rng.random(120) < 0.3
+    model = ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, multilabel=True, seed=1,
+                                calibrate_predictions=True)
+    ssb_vae.train(model, x, labels=labels, labelled=labelled, epochs=1, verbose=0)
+    expected = labels[labelled].sum(axis=1).mean()
+    assert float(model.get_layer("pairwise_loss").cardinality.numpy()) == pytest.approx(expected, rel=1e-6)
+    path = tmp_path / "calibrated.keras"
+    model.save(path)
+    reloaded = ssb_vae.load_model(path)
+    assert float(reloaded.get_layer("pairwise_loss").cardinality.numpy()) == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_array_equal(ssb_vae.hash_codes(reloaded, x), ssb_vae.hash_codes(model, x))
+    with pytest.raises(ValueError, match="calibrate_predictions applies to multi-label ssb-vae"):
+        ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, calibrate_predictions=True)

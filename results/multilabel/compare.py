@@ -1,7 +1,7 @@
 """Before/after on multi-label data: SSB-VAE and PHS-GS with the reference similarity S = A Aᵀ
 ("dot") and with the soft Jaccard that multi-label models now use by default ("jaccard"), and the
 candidate variants of SSB-VAE (a label-marginal prior; S from stop-gradient predictions; a
-cosine similarity).
+cosine similarity; predictions rescaled to the labelled cardinality).
 
 20 Newsgroups relabelled as multi-label (group + hierarchy root), α/β/γ of the reference
 experiments' multi-label dataset (the TMC rows of the paper preset), 30 epochs. One CSV row per
@@ -42,17 +42,18 @@ from ssb_vae.evaluation import evaluate  # noqa: E402
 from ssb_vae.presets import paper_hyperparameters  # noqa: E402
 from ssb_vae.results import csv_line  # noqa: E402
 
-COLUMNS = ("method", "similarity", "label_prior", "detach_similarity", "level", "bits", "seed", "alpha", "beta", "gamma", "p@100", "map@100",
+COLUMNS = ("method", "similarity", "label_prior", "detach_similarity", "calibrate_predictions", "level", "bits", "seed", "alpha", "beta", "gamma", "p@100", "map@100",
            "distinct_codes", "largest_group", "database", "train_seconds", "codes_file")
-# (method, similarity, label_prior, detach_similarity, level, bits, seed)
-GRID = [("ssb-vae", "jaccard", True, False, level, bits, seed)  # the label-marginal prior (PRIOR) on top
+# (method, similarity, label_prior, detach_similarity, calibrate_predictions, level, bits, seed)
+GRID = [("ssb-vae", "jaccard", True, False, False, level, bits, seed)  # the label-marginal prior (PRIOR) on top
         for seed in (20, 144) for level in (0.1, 0.3) for bits in (16, 32)]
-GRID += [(method, similarity, False, False, level, bits, seed)
+GRID += [(method, similarity, False, False, False, level, bits, seed)
          for similarity in ("jaccard", "dot") for seed in (20, 144) for level in (0.1, 0.3)
          for bits in (16, 32) for method in ("ssb-vae", "phs-gs")]
-VALIDATION_GRID = [("ssb-vae", "jaccard", False, True, 0.1, 32, 1028)]  # S from stop-gradient predictions
-VALIDATION_GRID += [(method, similarity, False, False, 0.1, bits, 1028) for bits in (32, 16)
+VALIDATION_GRID = [("ssb-vae", "jaccard", False, True, False, 0.1, 32, 1028)]  # S from stop-gradient predictions
+VALIDATION_GRID += [(method, similarity, False, False, False, 0.1, bits, 1028) for bits in (32, 16)
                     for method, similarity in (("ssb-vae", "jaccard"), ("phs-gs", "jaccard"), ("ssb-vae", "cosine"))]
+VALIDATION_GRID.insert(4, ("ssb-vae", "jaccard", False, False, True, 0.1, 32, 1028))  # calibrated predictions
 
 
 def validation_protocol(data):
@@ -61,14 +62,14 @@ def validation_protocol(data):
     return dataclasses.replace(data, validation=data.validation.take(slice(0, 0)), test=data.validation)
 
 
-def run(data, method, similarity, label_prior, detach, level, bits, seed, out: Path) -> dict:
+def run(data, method, similarity, label_prior, detach, calibrate, level, bits, seed, out: Path) -> dict:
     supervised = data.with_supervision(level, seed=seed)
     db, queries = supervised.database, supervised.queries
     weights = paper_hyperparameters("tmc", bits, method, level)
     keras.utils.set_random_seed(seed)
     model = ssb_vae.build_model(method, input_dim=data.n_features, n_bits=bits, n_classes=len(data.classes),
                                 multilabel=True, similarity=similarity, label_prior=label_prior,
-                                detach_similarity=detach, seed=seed, **weights)
+                                detach_similarity=detach, calibrate_predictions=calibrate, seed=seed, **weights)
     started = time.perf_counter()
     ssb_vae.train(model, db.x, target=db.target, labels=db.labels, labelled=supervised.labelled,
                   epochs=30, seed=seed, verbose=0)
@@ -77,8 +78,9 @@ def run(data, method, similarity, label_prior, detach, level, bits, seed, out: P
     scores = evaluate(db_codes, query_codes, db.labels, queries.labels, ks=(100,))
     _, sizes = np.unique(db_codes, axis=0, return_counts=True)
     key = {"method": method, "similarity": similarity, "label_prior": label_prior, "detach_similarity": detach,
-           "level": level, "bits": bits, "seed": seed}
-    variant = similarity + ("+prior" if label_prior else "") + ("+detached" if detach else "")
+           "calibrate_predictions": calibrate, "level": level, "bits": bits, "seed": seed}
+    variant = (similarity + ("+prior" if label_prior else "") + ("+detached" if detach else "")
+               + ("+calibrated" if calibrate else ""))
     codes_file = Path(f"{out.stem}_codes") / f"{method}_{variant}_{bits}bits_level{level}_seed{seed}.npz"
     save_codes(out.parent / codes_file, StoredCodes(db_codes, query_codes, db.labels, queries.labels, key))
     return {**key, **weights, "p@100": scores["p@100"], "map@100": scores["map@100"],
@@ -93,7 +95,8 @@ def summary(out: Path) -> str:
     table = pd.read_csv(out)
     table["distinct %"] = 100 * table["distinct_codes"] / table["database"]
     table["similarity"] = (table["similarity"] + np.where(table["label_prior"], " + prior", "")
-                           + np.where(table["detach_similarity"], " + detached", ""))
+                           + np.where(table["detach_similarity"], " + detached", "")
+                           + np.where(table["calibrate_predictions"], " + calibrated", ""))
     grouped = table.groupby(["bits", "level", "similarity", "method"]).agg(
         seeds=("seed", "count"), p100=("p@100", "mean"), p100_min=("p@100", "min"), p100_max=("p@100", "max"),
         distinct=("distinct %", "mean"), distinct_min=("distinct %", "min"))
@@ -123,20 +126,21 @@ def main() -> None:
     grid = GRID
     if args.validation:
         data, grid = validation_protocol(data), VALIDATION_GRID
-    for method, similarity, label_prior, detach, level, bits, seed in grid[index::count]:
+    for method, similarity, label_prior, detach, calibrate, level, bits, seed in grid[index::count]:
         done = set()
         if out.exists():
             with open(out, newline="") as handle:
                 done = {(r["method"], r["similarity"], r["label_prior"] == "True", r["detach_similarity"] == "True",
-                         float(r["level"]), int(r["bits"]), int(r["seed"])) for r in csv.DictReader(handle)}
-        if (method, similarity, label_prior, detach, level, bits, seed) in done:
+                         r["calibrate_predictions"] == "True", float(r["level"]), int(r["bits"]), int(r["seed"]))
+                        for r in csv.DictReader(handle)}
+        if (method, similarity, label_prior, detach, calibrate, level, bits, seed) in done:
             continue
-        row = run(data, method, similarity, label_prior, detach, level, bits, seed, out)
+        row = run(data, method, similarity, label_prior, detach, calibrate, level, bits, seed, out)
         with FileLock(f"{out}.lock"):  # shards share the file
             header = csv_line(COLUMNS) if not out.exists() or out.stat().st_size == 0 else ""
             with open(out, "a", newline="") as handle:
                 handle.write(header + csv_line([row[c] for c in COLUMNS]))
-        print(f"{method} {similarity} prior={label_prior} detached={detach} level {level} {bits} bits seed {seed}: p@100 {row['p@100']:.3f} "
+        print(f"{method} {similarity} prior={label_prior} detached={detach} calibrated={calibrate} level {level} {bits} bits seed {seed}: p@100 {row['p@100']:.3f} "
               f"distinct {row['distinct_codes']}", flush=True)
 
 
