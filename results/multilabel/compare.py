@@ -50,10 +50,14 @@ GRID = [("ssb-vae", "jaccard", True, False, False, level, bits, seed)  # the lab
 GRID += [(method, similarity, False, False, False, level, bits, seed)
          for similarity in ("jaccard", "dot") for seed in (20, 144) for level in (0.1, 0.3)
          for bits in (16, 32) for method in ("ssb-vae", "phs-gs")]
-VALIDATION_GRID = [("ssb-vae", "jaccard", False, True, False, 0.1, 32, 1028)]  # S from stop-gradient predictions
-VALIDATION_GRID += [(method, similarity, False, False, False, 0.1, bits, 1028) for bits in (32, 16)
-                    for method, similarity in (("ssb-vae", "jaccard"), ("phs-gs", "jaccard"), ("ssb-vae", "cosine"))]
-VALIDATION_GRID.insert(4, ("ssb-vae", "jaccard", False, False, True, 0.1, 32, 1028))  # calibrated predictions
+VALIDATION_GRID = [(method, similarity, False, detach, calibrate, 0.1, bits, 1028) for bits in (32, 16)
+                   for method, similarity, detach, calibrate in (
+                       ("ssb-vae", "jaccard", True, False),  # S from stop-gradient predictions
+                       ("ssb-vae", "jaccard", False, False),  # the default
+                       ("phs-gs", "jaccard", False, False),
+                       ("ssb-vae", "cosine", False, False),
+                       ("ssb-vae", "jaccard", False, True))  # calibrated predictions
+                   if bits == 32 or not calibrate]
 
 
 def validation_protocol(data):
