@@ -257,8 +257,8 @@ class PairwiseHammingLoss(_LossTerm):
     Inputs ``[codes, label_source, labelled]``. ``label_source`` is the true label matrix (PHS-GS,
     zero rows for unlabelled items) or the predicted label distributions (SSB-VAE, gradients flow
     through it). ``pairs="labelled"`` keeps only pairs of two labelled items. ``similarity``:
-    ``"dot"`` (S = A Aᵀ, the reference) or ``"jaccard"`` (soft Jaccard, ``losses.jaccard_similarity``,
-    for multi-label data). ``detach_similarity`` computes S from stop-gradient label sources, so
+    ``"dot"`` (S = A Aᵀ, the reference), ``"jaccard"`` (soft Jaccard, ``losses.jaccard_similarity``,
+    the multi-label default) or ``"cosine"`` (``losses.cosine_similarity``, a measured candidate). ``detach_similarity`` computes S from stop-gradient label sources, so
     that PAIR trains the codes only and not the label head. ``calibrate`` rescales the unlabelled
     items' predictions to the labelled items' mean number of classes first
     (``losses.calibrated_predictions``; the number is a non-trainable weight set by

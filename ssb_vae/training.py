@@ -138,12 +138,12 @@ def train(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     features = training_features(model, x, target, labels, labelled)
-    if model.spec.label_prior:  # π_c: the share of labelled items carrying class c
-        mask = features["labelled"].astype(bool)
-        model.get_layer(LABEL_PRIOR).set_marginals(features["labels"][mask].mean(axis=0))
-    if model.spec.calibrate_predictions:  # k̄: the labelled items' mean number of classes
-        mask = features["labelled"].astype(bool)
-        model.get_layer(PAIRWISE).set_cardinality(features["labels"][mask].sum(axis=1).mean() if mask.any() else 1.0)
+    if model.spec.label_prior or model.spec.calibrate_predictions:
+        known = features["labels"][features["labelled"].astype(bool)]
+        if model.spec.label_prior:  # π_c: the share of labelled items carrying class c
+            model.get_layer(LABEL_PRIOR).set_marginals(known.mean(axis=0))
+        if model.spec.calibrate_predictions:  # k̄: the labelled items' mean number of classes
+            model.get_layer(PAIRWISE).set_cardinality(known.sum(axis=1).mean() if len(known) else 1.0)
     if not model.compiled:
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
