@@ -119,10 +119,11 @@ def comparison_table(results: pd.DataFrame, metric: str = "p@100", method: str =
     """
     keys = ["dataset", "bits", "level", "seed_used"]
     scores = results.pivot_table(index=keys, columns="algorithm", values=metric, aggfunc="mean")
-    columns = ["opponent", method, "opponent score", "difference", "difference std", "spread",
-               "difference / spread", "wins", "repetitions"]
+    index = ["dataset", "bits", "opponent", "level"]
+    empty = pd.DataFrame(columns=index + [method, "opponent score", "difference", "difference std", "spread",
+                                          "difference / spread", "wins", "repetitions"]).set_index(index)
     if method not in scores:
-        return pd.DataFrame(columns=columns)
+        return empty
     rows = []
     for opponent in _ordered(scores.columns.drop(method)):
         pairs = scores[[method, opponent]].dropna()
@@ -136,8 +137,8 @@ def comparison_table(results: pd.DataFrame, metric: str = "p@100", method: str =
                          if spread > 0 else np.nan, "wins": int((cell["difference"] > 0).sum()),
                          "repetitions": len(cell)})
     if not rows:
-        return pd.DataFrame(columns=columns)
-    table = pd.DataFrame(rows).set_index(["dataset", "bits", "opponent", "level"])
+        return empty
+    table = pd.DataFrame(rows).set_index(index)
     return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2]), row[3]))]
 
 
