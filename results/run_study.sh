@@ -18,8 +18,10 @@ for reps in 1 2 3; do
   done
 done
 
-# Tables (mean, std, mean ± std, drop from 1.0 to 0.1), plots, the codes summary and the
-# storage-order artifact of every row, from the CSVs and stored codes (no training).
+# Tables (mean, std, mean ± std, drop from 1.0 to 0.1, SSB-VAE against the others), plots, the
+# codes summary, the storage-order artifact of every row and the change from the superseded
+# tables, from the CSVs and stored codes (no training).
 for dataset in snippets 20news; do
-  python -m ssb_vae.report "results/$dataset.csv" --metric p@100 map@100 --codes --artifact
+  python -m ssb_vae.report "results/$dataset.csv" --metric p@100 map@100 --codes --artifact \
+    --superseded "results/superseded/$dataset.csv"
 done

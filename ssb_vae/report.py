@@ -28,6 +28,7 @@ from ssb_vae.results import COLUMNS, METRIC_KS, METRICS, POSITION_TIES_COLUMNS, 
 
 ROW_KEYS = ["dataset", "bits", "algorithm"]
 METHOD_ORDER = ["SSB_VAE", "PHS_GS", "VDSH_S", "BVAE", "VDSH"]
+ARTIFACT_METRICS = ("p@100", "map@100")
 
 
 def load_results(path) -> pd.DataFrame:
@@ -154,14 +155,10 @@ def _rows_with_codes(csv_path, purpose: str):
         yield row, load_codes(csv_path.parent / row["codes_file"])
 
 
-def artifact_table(csv_path, threshold: float = 0.01) -> pd.DataFrame:
-    """The size of the storage-order artifact (SPEC §6), from the stored codes, without training.
-
-    Every row's codes are scored twice: tie-aware (the default), and with the database sorted by
-    class and ties broken by position (what the superseded tables did). Means over repetitions,
-    one row per (dataset, bits, algorithm, level); only the cells where P@100 or MAP@100 differ by
-    more than ``threshold``.
-    """
+def storage_order_scores(csv_path) -> pd.DataFrame:
+    """Every row's stored codes scored twice, without training: tie-aware (the default, SPEC §6),
+    and with the database sorted by class and ties broken by position (what the superseded tables
+    did). Means over repetitions, one row per (dataset, bits, algorithm, level)."""
     scored = []
     for row, codes in _rows_with_codes(csv_path, "the artifact can only be measured from them"):
         labels = codes.db_labels
@@ -172,13 +169,48 @@ def artifact_table(csv_path, threshold: float = 0.01) -> pd.DataFrame:
         scored.append({"dataset": row["dataset"], "bits": int(row["bits"]), "algorithm": row["algorithm"],
                        "level": float(row["level"]), "repetitions": 1,
                        **{f"{m} {kind}": scores[m] for kind, scores in (("tie-aware", default),
-                          ("class order", superseded)) for m in ("p@100", "map@100")}})
+                          ("class order", superseded)) for m in ARTIFACT_METRICS}})
     table = pd.DataFrame(scored).groupby(ROW_KEYS + ["level"]).agg(
         {"repetitions": "sum", **{c: "mean" for c in scored[0] if "@" in c}})
-    for metric in ("p@100", "map@100"):
+    for metric in ARTIFACT_METRICS:
         table[f"{metric} difference"] = table[f"{metric} class order"] - table[f"{metric} tie-aware"]
-    differs = (table[["p@100 difference", "map@100 difference"]].abs() > threshold).any(axis=1)
-    return table[differs]
+    return table
+
+
+def artifact_table(csv_path, threshold: float = 0.01, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The size of the storage-order artifact (SPEC §6): :func:`storage_order_scores` (or the
+    ``scores`` it already returned), only the cells where P@100 or MAP@100 differ by more than
+    ``threshold``."""
+    scores = storage_order_scores(csv_path) if scores is None else scores
+    differs = (scores[[f"{metric} difference" for metric in ARTIFACT_METRICS]].abs() > threshold).any(axis=1)
+    return scores[differs]
+
+
+def superseded_table(scores: pd.DataFrame, superseded: pd.DataFrame) -> pd.DataFrame:
+    """What changed from a superseded study, and how much of it the metric rule explains.
+
+    ``scores`` is :func:`storage_order_scores` of the new study; ``superseded`` the rows of the old
+    CSV (no codes, scored the old way). Per cell present in both, for P@100 and MAP@100: the old
+    mean, the new codes scored the old way (``class order``), the new default (``tie-aware``),
+    ``change`` = tie-aware − superseded, split into ``rule`` = tie-aware − class order (the metric
+    alone, same codes) and ``rest`` = class order − superseded (everything else: training on
+    shuffled storage, the third seed).
+    """
+    missing = [m for m in ARTIFACT_METRICS if m not in superseded]
+    if missing:
+        raise ValueError(f"the superseded CSV has no column {missing[0]!r}")
+    old = superseded.groupby(ROW_KEYS + ["level"]).agg(
+        **{"superseded repetitions": (ARTIFACT_METRICS[0], "count")},
+        **{f"{m} superseded": (m, "mean") for m in ARTIFACT_METRICS})
+    table = old.join(scores, how="inner")
+    columns = ["superseded repetitions", "repetitions"]
+    for m in ARTIFACT_METRICS:
+        table[f"{m} change"] = table[f"{m} tie-aware"] - table[f"{m} superseded"]
+        table[f"{m} rule"] = table[f"{m} tie-aware"] - table[f"{m} class order"]
+        table[f"{m} rest"] = table[f"{m} class order"] - table[f"{m} superseded"]
+        columns += [f"{m} {kind}" for kind in ("superseded", "class order", "tie-aware", "change", "rule", "rest")]
+    table = table[columns]
+    return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2]), row[3]))]
 
 
 def codes_table(csv_path) -> pd.DataFrame:
@@ -351,6 +383,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--codes", action="store_true",
                         help="also write <csv>_codes_summary.csv: per row, the distinct database codes "
                              "and the largest group of items sharing one code")
+    parser.add_argument("--superseded", metavar="OLD.csv", default=None,
+                        help="also write <csv>_superseded.csv: per cell, OLD.csv's mean next to the stored "
+                             "codes scored the old way and the default, the change split into rule and rest")
     args = parser.parse_args(argv)
     if args.verify:
         try:
@@ -369,13 +404,21 @@ def main(argv: list[str] | None = None) -> None:
             out_dir = None
             print(f"recomputed every row of {args.csv} with ties={args.ties} into {source}")
         table, written = write_report(source, out_dir, args.metric)
+        scores = storage_order_scores(source) if args.artifact or args.superseded else None
         if args.artifact:
-            artifact = artifact_table(source)
+            artifact = artifact_table(source, scores=scores)
             path = Path(out_dir or Path(source).parent) / f"{Path(source).stem}_artifact.csv"
             artifact.to_csv(path, float_format="%.4f")
             written.append(path)
             print(f"storage-order artifact, {len(artifact)} cell(s) differing by more than 0.01:")
             print(artifact.to_string(float_format=lambda v: f"{v:.4f}"))
+        if args.superseded:
+            changes = superseded_table(scores, load_results(args.superseded))
+            path = Path(out_dir or Path(source).parent) / f"{Path(source).stem}_superseded.csv"
+            changes.to_csv(path, float_format="%.4f")
+            written.append(path)
+            print(f"against {args.superseded}, {len(changes)} cell(s) in both:")
+            print(changes.to_string(float_format=lambda v: f"{v:.3f}"))
         if args.codes:
             summary = codes_table(source)
             path = Path(out_dir or Path(source).parent) / f"{Path(source).stem}_codes_summary.csv"

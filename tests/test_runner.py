@@ -281,6 +281,32 @@ def test_artifact_table_scores_the_stored_codes_in_class_order(serial_csv, tmp_p
     assert (tmp_path / "digits_artifact.csv").exists()
 
 
+def test_superseded_table_splits_the_change_into_rule_and_rest(serial_csv, tmp_path, capsys):
+    scores = report.storage_order_scores(serial_csv)
+    row = rows_of(serial_csv)[1]
+    cell_key = ("digits", 16, row["algorithm"], 0.5)
+    old = [{"dataset": "digits", "bits": 16, "algorithm": row["algorithm"], "level": 0.5, "seed_used": seed,
+            "p@100": p, "map@100": m} for seed, p, m in ((20, 0.40, 0.30), (144, 0.50, 0.50))]
+    old.append({"dataset": "digits", "bits": 32, "algorithm": row["algorithm"], "level": 0.5, "seed_used": 20,
+                "p@100": 0.9, "map@100": 0.9})  # no such cell in the new study: left out
+    table = report.superseded_table(scores, pd.DataFrame(old).sample(frac=1.0, random_state=1))
+    assert list(table.index) == [cell_key]
+    cell, new = table.loc[cell_key], scores.loc[cell_key]
+    assert cell["superseded repetitions"] == 2 and cell["p@100 superseded"] == pytest.approx(0.45)
+    assert cell["p@100 tie-aware"] == pytest.approx(float(row["p@100"]))
+    assert cell["p@100 change"] == pytest.approx(float(row["p@100"]) - 0.45)
+    assert cell["map@100 rule"] == pytest.approx(new["map@100 tie-aware"] - new["map@100 class order"])
+    assert cell["map@100 rest"] == pytest.approx(new["map@100 class order"] - 0.40)
+    assert cell["p@100 rule"] + cell["p@100 rest"] == pytest.approx(cell["p@100 change"])
+    with pytest.raises(ValueError, match="no column 'map@100'"):
+        report.superseded_table(scores, pd.DataFrame(old).drop(columns="map@100"))
+    old_csv = tmp_path / "old.csv"
+    pd.DataFrame(old).to_csv(old_csv, index=False)
+    report.main([str(serial_csv), "--superseded", str(old_csv), "--out", str(tmp_path)])
+    assert "1 cell(s) in both" in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "digits_superseded.csv")) == 1
+
+
 def test_codes_summary_counts_distinct_codes_and_the_largest_group(serial_csv, tmp_path, capsys):
     summary = report.codes_table(serial_csv)
     rows = rows_of(serial_csv)
