@@ -262,13 +262,16 @@ class PairwiseHammingLoss(_LossTerm):
     that PAIR trains the codes only and not the label head. ``calibrate`` rescales the unlabelled
     items' predictions to the labelled items' mean number of classes first
     (``losses.calibrated_predictions``; the number is a non-trainable weight set by
-    ``ssb_vae.train``). Returns the codes.
+    ``ssb_vae.train``). ``confidence_weighted`` weights each pair by c_i·c_j, the confidences of
+    the two items' predicted label sets (``losses.prediction_confidence``, stop-gradient: the head
+    cannot lower PAIR by doubting). Returns the codes.
     """
 
     term = "pair"
 
     def __init__(self, weight: float = 1.0, pairs: str = "all", similarity: str = "dot",
-                 detach_similarity: bool = False, calibrate: bool = False, **kwargs):
+                 detach_similarity: bool = False, calibrate: bool = False, confidence_weighted: bool = False,
+                 **kwargs):
         super().__init__(weight=weight, **kwargs)
         if pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
@@ -278,6 +281,7 @@ class PairwiseHammingLoss(_LossTerm):
         self.similarity = similarity
         self.detach_similarity = bool(detach_similarity)
         self.calibrate = bool(calibrate)
+        self.confidence_weighted = bool(confidence_weighted)
         if self.calibrate:
             self.cardinality = self.add_weight(name="cardinality", shape=(), trainable=False,
                                                initializer=keras.initializers.Constant(1.0))
@@ -287,17 +291,22 @@ class PairwiseHammingLoss(_LossTerm):
 
     def call(self, inputs):
         codes, label_source, labelled = inputs
+        pair_weights = None
+        if self.confidence_weighted:
+            confidence = ops.stop_gradient(losses.prediction_confidence(label_source, labelled))
+            pair_weights = ops.expand_dims(confidence, 1) * ops.expand_dims(confidence, 0)
         if self.calibrate:
             label_source = losses.calibrated_predictions(label_source, labelled, self.cardinality)
         if self.detach_similarity:
             label_source = ops.stop_gradient(label_source)
         similarity = SIMILARITIES[self.similarity](label_source)
-        pair_weights = None
         if self.pairs == "labelled":
-            pair_weights = ops.expand_dims(labelled, 1) * ops.expand_dims(labelled, 0)
+            both_labelled = ops.expand_dims(labelled, 1) * ops.expand_dims(labelled, 0)
+            pair_weights = both_labelled if pair_weights is None else pair_weights * both_labelled
         self._add_term(losses.pairwise_hamming_hinge(codes, similarity, pair_weights))
         return codes
 
     def get_config(self):
         return {**super().get_config(), "pairs": self.pairs, "similarity": self.similarity,
-                "detach_similarity": self.detach_similarity, "calibrate": self.calibrate}
+                "detach_similarity": self.detach_similarity, "calibrate": self.calibrate,
+                "confidence_weighted": self.confidence_weighted}

@@ -90,6 +90,19 @@ def calibrated_predictions(label_probs, labelled, cardinality):
     return (1.0 - unlabelled) * label_probs + unlabelled * rescaled
 
 
+def prediction_confidence(label_probs, labelled):
+    """c_i = 1 for labelled items; Π_c max(ŷ_ic, 1 − ŷ_ic) for unlabelled ones: the probability the
+    head's own independent sigmoids give to its most likely label set (multi-label).
+
+    A candidate against uncertain predictions: the pairs of PAIR are weighted by c_i·c_j, so an
+    item whose label set the head is unsure of pulls and pushes the codes less. Computed as the
+    exponential of a sum of logs (27 classes of products underflow nothing in float32 this way).
+    """
+    certain = ops.maximum(label_probs, 1.0 - label_probs)
+    confidence = ops.exp(ops.sum(ops.log(certain + EPS), axis=-1))
+    return labelled + (1.0 - labelled) * ops.minimum(confidence, 1.0)
+
+
 def dot_similarity(label_source):
     """S = A Aᵀ (SPEC §3): the reference similarity of PHS-GS and SSB-VAE."""
     return ops.matmul(label_source, ops.transpose(label_source))

@@ -57,6 +57,7 @@ class ModelSpec:
     label_prior: bool = False
     detach_similarity: bool = False
     calibrate_predictions: bool = False
+    confidence_weighted: bool = False
 
     def seeds(self) -> Callable[[], int | None]:
         """A fresh seed per random component, derived from the run's seed (None stays None)."""
@@ -180,7 +181,8 @@ def _pairwise(similarity_from_predictions: bool):
         label_source = label_probs if similarity_from_predictions else inputs["labels"]
         outputs["sample"] = PairwiseHammingLoss(spec.alpha, pairs=spec.pairs, similarity=spec.similarity,
                                                 detach_similarity=spec.detach_similarity,
-                                                calibrate=spec.calibrate_predictions, name=PAIRWISE)(
+                                                calibrate=spec.calibrate_predictions,
+                                                confidence_weighted=spec.confidence_weighted, name=PAIRWISE)(
             [outputs["sample"], label_source, inputs["labelled"]]
         )
         outputs["label_probs"] = label_probs
@@ -242,6 +244,7 @@ class HashingAutoencoder(keras.Model):
         label_prior: bool = False,
         detach_similarity: bool = False,
         calibrate_predictions: bool = False,
+        confidence_weighted: bool = False,
         **kwargs,
     ):
         method = check_method(method)
@@ -261,6 +264,8 @@ class HashingAutoencoder(keras.Model):
             raise ValueError("detach_similarity applies to ssb-vae only (the other methods' S holds no prediction)")
         if calibrate_predictions and not (multilabel and method == "ssb-vae"):
             raise ValueError("calibrate_predictions applies to multi-label ssb-vae models only")
+        if confidence_weighted and not (multilabel and method == "ssb-vae"):
+            raise ValueError("confidence_weighted applies to multi-label ssb-vae models only")
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
         for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
@@ -283,6 +288,7 @@ class HashingAutoencoder(keras.Model):
             label_prior=bool(label_prior),
             detach_similarity=bool(detach_similarity),
             calibrate_predictions=bool(calibrate_predictions),
+            confidence_weighted=bool(confidence_weighted),
         )
         inputs, outputs = BUILDERS[method](spec)
         super().__init__(inputs=inputs, outputs=outputs, name=kwargs.pop("name", method), **kwargs)
@@ -315,6 +321,7 @@ class HashingAutoencoder(keras.Model):
             "label_prior": spec.label_prior,
             "detach_similarity": spec.detach_similarity,
             "calibrate_predictions": spec.calibrate_predictions,
+            "confidence_weighted": spec.confidence_weighted,
         }
 
     @classmethod
@@ -370,7 +377,9 @@ def build_model(
     stop-gradient predictions, so that PAIR shapes the codes and only the label loss shapes the
     label head. calibrate_predictions (multi-label SSB-VAE, off by default): S from the unlabelled
     items' predictions rescaled to the labelled items' mean number of classes
-    (``losses.calibrated_predictions``).
+    (``losses.calibrated_predictions``). confidence_weighted (multi-label SSB-VAE, off by
+    default): each pair of PAIR weighted by the confidences of the two predicted label sets
+    (``losses.prediction_confidence``).
     The unsupervised methods accept and ignore ``n_classes``.
     """
     return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)

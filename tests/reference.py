@@ -39,6 +39,16 @@ def pairwise(b, S, weights=None):
     return total / bits
 
 
+def prediction_confidence(y_hat, m):
+    """1 for labelled items; else the product over classes of max(p, 1 - p)."""
+    confidence = np.ones(len(y_hat))
+    for i in range(len(y_hat)):
+        if not m[i]:
+            for p in y_hat[i]:
+                confidence[i] *= max(p, 1 - p)
+    return confidence
+
+
 def cosine(a):
     """Cosine of every pair of rows, 0 when either row is zero."""
     n = len(a)

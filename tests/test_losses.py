@@ -159,6 +159,36 @@ def test_calibrated_predictions_rescale_unlabelled_items_to_the_labelled_cardina
                                np.full((1, 20), 0.1), rtol=1e-5)
 
 
+def test_confidence_weighted_pairs_weight_each_pair_by_both_items_confidence(batch):
+    import tensorflow as tf
+
+    probs = reference.sigmoid(batch["label_logits"]).astype(np.float64)
+    m = batch["m"].astype(np.float64)
+    confidence = reference.prediction_confidence(probs, m)
+    got = as_numpy(losses.prediction_confidence(probs.astype(np.float32), m.astype(np.float32)))
+    np.testing.assert_allclose(got, confidence, rtol=1e-4)
+    assert (confidence[m == 0] < 1).all() and (confidence[m == 1] == 1).all()
+    unsure = as_numpy(losses.prediction_confidence(np.full((1, 20), 0.5, np.float32), np.zeros(1, np.float32)))
+    assert unsure[0] == pytest.approx(0.5 ** 20, rel=1e-3)  # every class a coin flip: almost no weight
+    for pairs, extra in (("all", 1.0), ("labelled", np.outer(m, m))):
+        layer = layers.PairwiseHammingLoss(weight=2.0, pairs=pairs, similarity="jaccard", confidence_weighted=True)
+        layer([batch["b"], probs.astype(np.float32), m.astype(np.float32)])
+        expected = reference.pairwise(batch["b"], reference.jaccard(probs), np.outer(confidence, confidence) * extra)
+        assert float(as_numpy(layer.losses[0])) == pytest.approx(2.0 * expected, rel=1e-4)
+    source, mask = tf.constant(probs.astype(np.float32)), m.astype(np.float32)
+    constant_weights = tf.constant(np.outer(confidence, confidence).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(source)
+        layer = layers.PairwiseHammingLoss(similarity="jaccard", confidence_weighted=True)
+        layer([batch["b"], source, mask])
+        by_layer = layer.losses[0]
+        by_constants = losses.pairwise_hamming_hinge(batch["b"], losses.jaccard_similarity(source), constant_weights)
+    # c is a stop-gradient: the head's gradient is the one through S alone, as with constant weights
+    np.testing.assert_allclose(tape.gradient(by_layer, source).numpy(), tape.gradient(by_constants, source).numpy(),
+                               rtol=1e-3, atol=1e-6)
+    assert layer.get_config()["confidence_weighted"] is True
+
+
 def test_bernoulli_sampling_is_the_gumbel_sigmoid_relaxation():
     logits = np.full((20000, 1), 0.8, dtype=np.float32)
     sample = as_numpy(layers.BernoulliSampling(temperature=0.67, seed=5)(logits))

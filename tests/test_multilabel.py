@@ -102,6 +102,24 @@ def test_detached_similarity_is_refused_where_s_holds_no_prediction():
         ssb_vae.build_model("phs-gs", input_dim=10, n_classes=4, n_bits=8, detach_similarity=True)
 
 
+def test_confidence_weighted_model_trains_reloads_and_is_refused_for_single_label(rng, tmp_path):
+    x = rng.random((60, 10)).astype(np.float32)
+    labels = (rng.random((60, 4)) < 0.4).astype(np.float32)
+    model = ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, multilabel=True, seed=2,
+                                confidence_weighted=True)
+    history = ssb_vae.train(model, x, labels=labels, labelled=rng.random(60) < 0.3, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    path = tmp_path / "weighted.keras"
+    model.save(path)
+    reloaded = ssb_vae.load_model(path)
+    assert reloaded.spec.confidence_weighted and reloaded.get_layer("pairwise_loss").confidence_weighted
+    np.testing.assert_array_equal(ssb_vae.hash_codes(reloaded, x), ssb_vae.hash_codes(model, x))
+    for method, multilabel in (("ssb-vae", False), ("phs-gs", True)):
+        with pytest.raises(ValueError, match="confidence_weighted applies to multi-label ssb-vae"):
+            ssb_vae.build_model(method, input_dim=10, n_classes=4, n_bits=8, multilabel=multilabel,
+                                confidence_weighted=True)
+
+
 def test_train_sets_the_calibration_cardinality_from_the_labelled_items(rng, tmp_path):
     x = rng.random((120, 10)).astype(np.float32)
     labels = (rng.random((120, 4)) < 0.4).astype(np.float32)

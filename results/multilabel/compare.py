@@ -1,7 +1,8 @@
 """Before/after on multi-label data: SSB-VAE and PHS-GS with the reference similarity S = A Aᵀ
 ("dot") and with the soft Jaccard that multi-label models now use by default ("jaccard"), and the
 candidate variants of SSB-VAE (a label-marginal prior; S from stop-gradient predictions; a
-cosine similarity; predictions rescaled to the labelled cardinality).
+cosine similarity; predictions rescaled to the labelled cardinality; pairs weighted by the
+confidence of the predicted label sets).
 
 20 Newsgroups relabelled as multi-label (group + hierarchy root), α/β/γ of the reference
 experiments' multi-label dataset (the TMC rows of the paper preset), 30 epochs. One CSV row per
@@ -42,22 +43,40 @@ from ssb_vae.evaluation import evaluate  # noqa: E402
 from ssb_vae.presets import paper_hyperparameters  # noqa: E402
 from ssb_vae.results import csv_line  # noqa: E402
 
-COLUMNS = ("method", "similarity", "label_prior", "detach_similarity", "calibrate_predictions", "level", "bits", "seed", "alpha", "beta", "gamma", "p@100", "map@100",
-           "distinct_codes", "largest_group", "database", "train_seconds", "codes_file")
-# (method, similarity, label_prior, detach_similarity, calibrate_predictions, level, bits, seed)
-GRID = [("ssb-vae", "jaccard", True, False, False, level, bits, seed)  # the label-marginal prior (PRIOR) on top
+OPTIONS = {"similarity": "jaccard", "label_prior": False, "detach_similarity": False,
+           "calibrate_predictions": False, "confidence_weighted": False}  # build_model's, with defaults
+KEY = ("method", *OPTIONS, "level", "bits", "seed")
+COLUMNS = (*KEY, "alpha", "beta", "gamma", "p@100", "map@100", "distinct_codes", "largest_group", "database",
+           "train_seconds", "codes_file")
+SUFFIXES = {"label_prior": "prior", "detach_similarity": "detached", "calibrate_predictions": "calibrated",
+            "confidence_weighted": "confidence"}
+
+
+def entry(method: str, level: float, bits: int, seed: int, **options) -> dict:
+    """One run of a grid: the method, its options (the defaults of ``OPTIONS`` otherwise), the cell."""
+    return {"method": method, **OPTIONS, **options, "level": level, "bits": bits, "seed": seed}
+
+
+def key(record: dict) -> tuple:
+    """A run's identity, the same whether ``record`` is a grid entry or a CSV row (strings)."""
+    flags = tuple(str(record[name]) == "True" for name in OPTIONS if name != "similarity")
+    return (record["method"], record["similarity"], *flags, float(record["level"]), int(record["bits"]),
+            int(record["seed"]))
+
+
+GRID = [entry("ssb-vae", level, bits, seed, label_prior=True)  # the label-marginal prior (PRIOR) on top
         for seed in (20, 144) for level in (0.1, 0.3) for bits in (16, 32)]
-GRID += [(method, similarity, False, False, False, level, bits, seed)
+GRID += [entry(method, level, bits, seed, similarity=similarity)
          for similarity in ("jaccard", "dot") for seed in (20, 144) for level in (0.1, 0.3)
          for bits in (16, 32) for method in ("ssb-vae", "phs-gs")]
-VALIDATION_GRID = [(method, similarity, False, detach, calibrate, 0.1, bits, 1028) for bits in (32, 16)
-                   for method, similarity, detach, calibrate in (
-                       ("ssb-vae", "jaccard", True, False),  # S from stop-gradient predictions
-                       ("ssb-vae", "jaccard", False, False),  # the default
-                       ("phs-gs", "jaccard", False, False),
-                       ("ssb-vae", "cosine", False, False),
-                       ("ssb-vae", "jaccard", False, True))  # calibrated predictions
-                   if bits == 32 or not calibrate]
+VALIDATION_GRID = [entry(method, 0.1, bits, 1028, **options) for bits in (32, 16) for method, options in (
+    ("ssb-vae", {"detach_similarity": True}),  # S from stop-gradient predictions
+    ("ssb-vae", {}),  # the default
+    ("phs-gs", {}),
+    ("ssb-vae", {"similarity": "cosine"}),
+    ("ssb-vae", {"calibrate_predictions": True}),  # calibrated predictions
+    ("ssb-vae", {"confidence_weighted": True}))  # pairs weighted by prediction confidence
+    if bits == 32 or not options.get("calibrate_predictions")]
 
 
 def validation_protocol(data):
@@ -66,14 +85,21 @@ def validation_protocol(data):
     return dataclasses.replace(data, validation=data.validation.take(slice(0, 0)), test=data.validation)
 
 
-def run(data, method, similarity, label_prior, detach, calibrate, level, bits, seed, out: Path) -> dict:
+def variant(run_entry: dict) -> str:
+    """The options of a run as one name, e.g. "jaccard+detached"."""
+    return "+".join([run_entry["similarity"], *(suffix for name, suffix in SUFFIXES.items()
+                                                 if str(run_entry[name]) == "True")])
+
+
+def run(data, run_entry: dict, out: Path) -> dict:
+    method, level, bits, seed = (run_entry[name] for name in ("method", "level", "bits", "seed"))
     supervised = data.with_supervision(level, seed=seed)
     db, queries = supervised.database, supervised.queries
     weights = paper_hyperparameters("tmc", bits, method, level)
     keras.utils.set_random_seed(seed)
     model = ssb_vae.build_model(method, input_dim=data.n_features, n_bits=bits, n_classes=len(data.classes),
-                                multilabel=True, similarity=similarity, label_prior=label_prior,
-                                detach_similarity=detach, calibrate_predictions=calibrate, seed=seed, **weights)
+                                multilabel=True, seed=seed, **{name: run_entry[name] for name in OPTIONS},
+                                **weights)
     started = time.perf_counter()
     ssb_vae.train(model, db.x, target=db.target, labels=db.labels, labelled=supervised.labelled,
                   epochs=30, seed=seed, verbose=0)
@@ -81,13 +107,9 @@ def run(data, method, similarity, label_prior, detach, calibrate, level, bits, s
     db_codes, query_codes = ssb_vae.hash_codes(model, db.x), ssb_vae.hash_codes(model, queries.x)
     scores = evaluate(db_codes, query_codes, db.labels, queries.labels, ks=(100,))
     _, sizes = np.unique(db_codes, axis=0, return_counts=True)
-    key = {"method": method, "similarity": similarity, "label_prior": label_prior, "detach_similarity": detach,
-           "calibrate_predictions": calibrate, "level": level, "bits": bits, "seed": seed}
-    variant = (similarity + ("+prior" if label_prior else "") + ("+detached" if detach else "")
-               + ("+calibrated" if calibrate else ""))
-    codes_file = Path(f"{out.stem}_codes") / f"{method}_{variant}_{bits}bits_level{level}_seed{seed}.npz"
-    save_codes(out.parent / codes_file, StoredCodes(db_codes, query_codes, db.labels, queries.labels, key))
-    return {**key, **weights, "p@100": scores["p@100"], "map@100": scores["map@100"],
+    codes_file = Path(f"{out.stem}_codes") / f"{method}_{variant(run_entry)}_{bits}bits_level{level}_seed{seed}.npz"
+    save_codes(out.parent / codes_file, StoredCodes(db_codes, query_codes, db.labels, queries.labels, run_entry))
+    return {**run_entry, **weights, "p@100": scores["p@100"], "map@100": scores["map@100"],
             "distinct_codes": len(sizes), "largest_group": int(sizes.max()), "database": len(db_codes),
             "train_seconds": round(seconds, 1), "codes_file": codes_file.as_posix()}
 
@@ -98,9 +120,7 @@ def summary(out: Path) -> str:
 
     table = pd.read_csv(out)
     table["distinct %"] = 100 * table["distinct_codes"] / table["database"]
-    table["similarity"] = (table["similarity"] + np.where(table["label_prior"], " + prior", "")
-                           + np.where(table["detach_similarity"], " + detached", "")
-                           + np.where(table["calibrate_predictions"], " + calibrated", ""))
+    table["similarity"] = [variant(row).replace("+", " + ") for row in table.astype(str).to_dict("records")]
     grouped = table.groupby(["bits", "level", "similarity", "method"]).agg(
         seeds=("seed", "count"), p100=("p@100", "mean"), p100_min=("p@100", "min"), p100_max=("p@100", "max"),
         distinct=("distinct %", "mean"), distinct_min=("distinct %", "min"))
@@ -130,22 +150,23 @@ def main() -> None:
     grid = GRID
     if args.validation:
         data, grid = validation_protocol(data), VALIDATION_GRID
-    for method, similarity, label_prior, detach, calibrate, level, bits, seed in grid[index::count]:
+    for run_entry in grid[index::count]:
         done = set()
         if out.exists():
             with open(out, newline="") as handle:
-                done = {(r["method"], r["similarity"], r["label_prior"] == "True", r["detach_similarity"] == "True",
-                         r["calibrate_predictions"] == "True", float(r["level"]), int(r["bits"]), int(r["seed"]))
-                        for r in csv.DictReader(handle)}
-        if (method, similarity, label_prior, detach, calibrate, level, bits, seed) in done:
+                done = {key(row) for row in csv.DictReader(handle)}
+        if key(run_entry) in done:
             continue
-        row = run(data, method, similarity, label_prior, detach, calibrate, level, bits, seed, out)
+        row = run(data, run_entry, out)
         with FileLock(f"{out}.lock"):  # shards share the file
             header = csv_line(COLUMNS) if not out.exists() or out.stat().st_size == 0 else ""
             with open(out, "a", newline="") as handle:
                 handle.write(header + csv_line([row[c] for c in COLUMNS]))
-        print(f"{method} {similarity} prior={label_prior} detached={detach} calibrated={calibrate} level {level} {bits} bits seed {seed}: p@100 {row['p@100']:.3f} "
-              f"distinct {row['distinct_codes']}", flush=True)
+        print(f"{method_line(row)}: p@100 {row['p@100']:.3f} distinct {row['distinct_codes']}", flush=True)
+
+
+def method_line(row: dict) -> str:
+    return f"{row['method']} {variant(row)} level {row['level']} {row['bits']} bits seed {row['seed']}"
 
 
 if __name__ == "__main__":
