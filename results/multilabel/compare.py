@@ -12,6 +12,8 @@ beside the CSV. Resumable; ``--shard i/n`` runs every n-th run so n processes ca
     python results/multilabel/compare.py --out results/multilabel/compare.csv [--shard 0/2]
     python results/multilabel/compare.py --out results/multilabel/compare.csv --summary
 
+``--variant jaccard+confidence`` runs only that variant's runs of the grid.
+
 ``--validation`` runs the candidates' selection grid instead (seed 1028, not a goal seed) on a
 protocol that never touches the test posts: the database is the training split, the queries are
 the validation split (SPEC §5's parts), labels kept for the level's share of the training split.
@@ -66,6 +68,8 @@ def key(record: dict) -> tuple:
 
 GRID = [entry("ssb-vae", level, bits, seed, label_prior=True)  # the label-marginal prior (PRIOR) on top
         for seed in (20, 144) for level in (0.1, 0.3) for bits in (16, 32)]
+GRID += [entry("ssb-vae", level, bits, seed, confidence_weighted=True)  # pairs weighted by confidence
+         for seed in (20, 144) for level in (0.1, 0.3) for bits in (16, 32)]
 GRID += [entry(method, level, bits, seed, similarity=similarity)
          for similarity in ("jaccard", "dot") for seed in (20, 144) for level in (0.1, 0.3)
          for bits in (16, 32) for method in ("ssb-vae", "phs-gs")]
@@ -139,6 +143,8 @@ def main() -> None:
     parser.add_argument("--shard", default="0/1", help="i/n: run every n-th run of the grid, from the i-th")
     parser.add_argument("--validation", action="store_true",
                         help="the selection grid on the validation protocol (see the module docstring)")
+    parser.add_argument("--variant", default=None,
+                        help='run only the grid\'s runs of this variant, e.g. "jaccard+confidence"')
     parser.add_argument("--data-dir", default="../shared/data")
     args = parser.parse_args()
     index, count = map(int, args.shard.split("/"))
@@ -150,6 +156,10 @@ def main() -> None:
     grid = GRID
     if args.validation:
         data, grid = validation_protocol(data), VALIDATION_GRID
+    if args.variant:
+        grid = [run_entry for run_entry in grid if variant(run_entry) == args.variant]
+        if not grid:
+            parser.error(f"no run of variant {args.variant!r} in the grid")
     for run_entry in grid[index::count]:
         done = set()
         if out.exists():
