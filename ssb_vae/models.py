@@ -244,7 +244,7 @@ class HashingAutoencoder(keras.Model):
         label_prior: bool = False,
         detach_similarity: bool = False,
         calibrate_predictions: bool = False,
-        confidence_weighted: bool = False,
+        confidence_weighted: bool | None = None,
         **kwargs,
     ):
         method = check_method(method)
@@ -264,6 +264,8 @@ class HashingAutoencoder(keras.Model):
             raise ValueError("detach_similarity applies to ssb-vae only (the other methods' S holds no prediction)")
         if calibrate_predictions and not (multilabel and method == "ssb-vae"):
             raise ValueError("calibrate_predictions applies to multi-label ssb-vae models only")
+        if confidence_weighted is None:  # the default for multi-label SSB-VAE (results/multilabel/README.md §7)
+            confidence_weighted = bool(multilabel) and method == "ssb-vae"
         if confidence_weighted and not (multilabel and method == "ssb-vae"):
             raise ValueError("confidence_weighted applies to multi-label ssb-vae models only")
         if similarity not in SIMILARITIES:
@@ -326,7 +328,8 @@ class HashingAutoencoder(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        # models saved before confidence weighting existed were trained without it
+        return cls(**{"confidence_weighted": False, **config})
 
     def save(self, filepath, overwrite: bool = True, **kwargs):
         """Keras' ``.keras`` save, made atomic: written to a temporary file beside it, then renamed.
@@ -377,9 +380,9 @@ def build_model(
     stop-gradient predictions, so that PAIR shapes the codes and only the label loss shapes the
     label head. calibrate_predictions (multi-label SSB-VAE, off by default): S from the unlabelled
     items' predictions rescaled to the labelled items' mean number of classes
-    (``losses.calibrated_predictions``). confidence_weighted (multi-label SSB-VAE, off by
-    default): each pair of PAIR weighted by the confidences of the two predicted label sets
-    (``losses.prediction_confidence``).
+    (``losses.calibrated_predictions``). confidence_weighted (multi-label SSB-VAE; on by default
+    there, False keeps the soft Jaccard alone): each pair of PAIR weighted by the confidences of
+    the two predicted label sets (``losses.prediction_confidence``).
     The unsupervised methods accept and ignore ``n_classes``.
     """
     return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)

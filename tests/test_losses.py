@@ -216,7 +216,8 @@ def model_inputs(rng, n, d, classes, multilabel=False):
 )
 def test_model_total_loss_is_the_spec_formula(rng, method, multilabel, similarity):
     """The sum of the model's added losses equals the SPEC §3 total computed from its outputs
-    (with S = A Aᵀ, or the soft Jaccard that multi-label data use by default)."""
+    (with S = A Aᵀ, or the soft Jaccard that multi-label data use by default; multi-label SSB-VAE
+    weights its pairs by confidence by default)."""
     alpha, beta, gamma = 0.7, 0.3, 2.5
     n, d, classes = 8, 12, 3
     model = ssb_vae.build_model(method, input_dim=d, n_bits=6, n_classes=classes, alpha=alpha,
@@ -241,7 +242,11 @@ def test_model_total_loss_is_the_spec_formula(rng, method, multilabel, similarit
         ce = reference.cross_entropy(y, outputs["label_probs"], m, multilabel).sum() / n
         source = y if method == "phs-gs" else outputs["label_probs"]
         s = reference.jaccard(source) if multilabel and similarity is None else source @ source.T
-        expected += alpha * (gamma * ce + reference.pairwise(outputs["sample"], s))
+        weights = None
+        if multilabel and method == "ssb-vae":  # the multi-label SSB-VAE default: confidence-weighted pairs
+            confidence = reference.prediction_confidence(outputs["label_probs"], m)
+            weights = np.outer(confidence, confidence)
+        expected += alpha * (gamma * ce + reference.pairwise(outputs["sample"], s, weights))
     assert total == pytest.approx(expected, rel=2e-4)
 
 
