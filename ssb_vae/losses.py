@@ -94,9 +94,9 @@ def prediction_confidence(label_probs, labelled):
     """c_i = 1 for labelled items; Π_c max(ŷ_ic, 1 − ŷ_ic) for unlabelled ones: the probability the
     head's own independent sigmoids give to its most likely label set (multi-label).
 
-    A candidate against uncertain predictions: the pairs of PAIR are weighted by c_i·c_j, so an
-    item whose label set the head is unsure of pulls and pushes the codes less. Computed as the
-    exponential of a sum of logs (27 classes of products underflow nothing in float32 this way).
+    The pair weights of multi-label SSB-VAE's PAIR are c_i·c_j (its default), so an item whose
+    label set the head is unsure of pulls and pushes the codes less. Computed as the exponential
+    of a sum of logs, which does not underflow where a product over many classes would.
     """
     certain = ops.maximum(label_probs, 1.0 - label_probs)
     confidence = ops.exp(ops.sum(ops.log(certain + EPS), axis=-1))
