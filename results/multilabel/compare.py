@@ -46,7 +46,7 @@ from ssb_vae.presets import paper_hyperparameters  # noqa: E402
 from ssb_vae.results import csv_line  # noqa: E402
 
 OPTIONS = {"similarity": "jaccard", "label_prior": False, "detach_similarity": False,
-           "calibrate_predictions": False, "confidence_weighted": False}  # build_model's, with defaults
+           "calibrate_predictions": False, "confidence_weighted": False}  # build_model's, always passed
 KEY = ("method", *OPTIONS, "level", "bits", "seed")
 COLUMNS = (*KEY, "alpha", "beta", "gamma", "p@100", "map@100", "distinct_codes", "largest_group", "database",
            "train_seconds", "codes_file")
@@ -75,7 +75,7 @@ GRID += [entry(method, level, bits, seed, similarity=similarity)
          for bits in (16, 32) for method in ("ssb-vae", "phs-gs")]
 VALIDATION_GRID = [entry(method, 0.1, bits, 1028, **options) for bits in (32, 16) for method, options in (
     ("ssb-vae", {"detach_similarity": True}),  # S from stop-gradient predictions
-    ("ssb-vae", {}),  # the default
+    ("ssb-vae", {}),  # the soft Jaccard alone (the default before confidence weighting)
     ("phs-gs", {}),
     ("ssb-vae", {"similarity": "cosine"}),
     ("ssb-vae", {"calibrate_predictions": True}),  # calibrated predictions
