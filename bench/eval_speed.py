@@ -5,7 +5,7 @@ bits, in one run, all seven reported figures (P@100, R@100, P@1000, P@5000, MAP@
 MAP@5000) by:
 - ``evaluate`` with ``ties="expected"`` (the default: tie-aware, no sort);
 - ``evaluate`` with ``ties="index"`` (ties by database position: a stable sort per query);
-- a per-query loop of the tie-aware formulas of SPEC §6 (group sizes by ``np.bincount``, a loop
+- a per-query loop of the tie-aware formulas of docs/method.md §6 (group sizes by ``np.bincount``, a loop
   over the groups and ``scipy.stats.hypergeom``), and the per-query stable-argsort loop of the
   position rule, each checked equal to ``evaluate`` in its mode.
 Then a large case (1,000,000 × 10,000 codes of 32 bits, default mode): time and peak memory.
@@ -32,7 +32,7 @@ KS = (100, 1000, 5000)
 
 
 def expected_loop(db_codes, query_codes, db_labels, query_labels, ks=KS) -> dict:
-    """SPEC §6 tie-aware measures, one query at a time, the formulas written out as loops."""
+    """docs/method.md §6 tie-aware measures, one query at a time, the formulas written out as loops."""
     sums = {f"{m}@{k}": 0.0 for k in ks for m in ("p", "r", "map")}
     n_bits = db_codes.shape[1]
     for q in range(len(query_codes)):
@@ -62,7 +62,7 @@ def expected_loop(db_codes, query_codes, db_labels, query_labels, ks=KS) -> dict
 
 
 def block_sum(start: int, size: int, relevant: int, before: int) -> float:
-    """S(a, n, ρ, R) of SPEC §6, by its sum over the block's ranks."""
+    """S(a, n, ρ, R) of docs/method.md §6, by its sum over the block's ranks."""
     if size == 0:
         return 0.0
     ranks = np.arange(start + 1, start + size + 1)

@@ -2,7 +2,7 @@
 
     ssb-vae run …      the batch runner (run_experiments.py)
     ssb-vae report …   tables, plots, recompute (python -m ssb_vae.report)
-    ssb-vae hash …     codes of a dataset from a saved model (python -m ssb_vae.hash)
+    ssb-vae hash …     codes of a dataset from a saved model (python -m ssb_vae.hashing)
     ssb-vae index …    build or search a corpus index (python -m ssb_vae.index)
     ssb-vae search …   the same as `ssb-vae index search …`
 """
@@ -16,7 +16,7 @@ import sys
 COMMANDS = {
     "run": ("ssb_vae.runner", []),
     "report": ("ssb_vae.report", []),
-    "hash": ("ssb_vae.hash", []),
+    "hash": ("ssb_vae.hashing", []),
     "index": ("ssb_vae.index", []),
     "search": ("ssb_vae.index", ["search"]),
 }

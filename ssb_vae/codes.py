@@ -1,4 +1,4 @@
-"""Stored codes (SPEC §7): what a run's metrics were computed from, kept so they can be recomputed.
+"""Stored codes (docs/method.md §7): what a run's metrics were computed from, kept so they can be recomputed.
 
 One compressed ``.npz`` per run: the database and query codes bit-packed (``np.packbits`` along
 each row), the labels that score them, and the run's key as JSON. A 20 Newsgroups run at 16 bits

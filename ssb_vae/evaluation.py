@@ -1,4 +1,4 @@
-"""Retrieval metrics over Hamming rankings: P@K, R@K and MAP@K as SPEC §6 defines them.
+"""Retrieval metrics over Hamming rankings: P@K, R@K and MAP@K as docs/method.md §6 defines them.
 
 A query's ranking is a sequence of groups of tied items (distance 0, 1, …). The default,
 ``ties="expected"``, reports the expected value of each measure over all orders of the items
@@ -48,7 +48,7 @@ def hamming_distances(query_words: np.ndarray, db_words: np.ndarray) -> np.ndarr
     return distances
 
 
-# --- SPEC §6, tie-aware: pure functions of the group sizes and relevant counts ---------------------
+# --- docs/method.md §6, tie-aware: pure functions of the group sizes and relevant counts ---------------------
 
 
 class Tables:
@@ -64,7 +64,7 @@ class Tables:
 
 
 def expected_block_sum(start, size, relevant, relevant_before, tables: Tables):
-    """S(a, n, ρ, R) of SPEC §6: the expected Σ (hits so far)/k over the relevant ranks of a block
+    """S(a, n, ρ, R) of docs/method.md §6: the expected Σ (hits so far)/k over the relevant ranks of a block
     of ``size`` ranks after rank ``start`` holding ``relevant`` items, ``relevant_before`` ranked
     before it, all orders of the block equally likely. Element-wise; 0 for an empty block."""
     t1 = tables.harmonic[start + size] - tables.harmonic[start]
@@ -77,7 +77,7 @@ def expected_block_sum(start, size, relevant, relevant_before, tables: Tables):
 
 def tie_aware_scores(sizes: np.ndarray, hits: np.ndarray, totals: np.ndarray, k: int,
                      tables: Tables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """E[P@k], E[R@k], E[AP@k] of each query (SPEC §6).
+    """E[P@k], E[R@k], E[AP@k] of each query (docs/method.md §6).
 
     ``sizes`` and ``hits`` (queries × groups, int) are n_g and r_g of the groups in ascending
     distance (empty groups allowed); ``totals`` is R_q; ``k`` ≤ the database size; ``tables``
@@ -117,7 +117,7 @@ def tie_aware_scores(sizes: np.ndarray, hits: np.ndarray, totals: np.ndarray, k:
 
 def ranked_scores(relevant_ranked: np.ndarray, totals: np.ndarray, depths: list[int]) -> list[tuple]:
     """(P@k, R@k, AP@k) per query for each depth, from the relevance (queries × max depth, bool) of
-    the top-ranked items of one ordering (SPEC §6)."""
+    the top-ranked items of one ordering (docs/method.md §6)."""
     n_queries = relevant_ranked.shape[0]
     rows, columns = np.nonzero(relevant_ranked)
     per_row = np.bincount(rows, minlength=n_queries)
@@ -179,7 +179,7 @@ def _check_labels(name: str, labels, n: int) -> np.ndarray:
 
 
 def _relevance_keys(db_labels, query_labels, n_db: int, n_queries: int):
-    """Labels turned into keys for ``_relevance``, and the R_q of SPEC §6 of every query.
+    """Labels turned into keys for ``_relevance``, and the R_q of docs/method.md §6 of every query.
 
     Single-label: integer class ids (relevant ⇔ equal ids). Multi-label: class sets packed into
     words (relevant ⇔ a common bit).
@@ -231,7 +231,7 @@ def evaluate(
     ties: str = "expected",
     seed: int | None = None,
 ) -> dict[str, float]:
-    """P@K, R@K and MAP@K (SPEC §6) of the Hamming ranking of ``db_codes`` for each query.
+    """P@K, R@K and MAP@K (docs/method.md §6) of the Hamming ranking of ``db_codes`` for each query.
 
     Codes: 0/1 arrays (items × bits, bool/uint8/int). Labels: 1-D (ints or strings) for
     single-label data, or 0/1 matrices (items × classes) for multi-label data, where an item is

@@ -1,4 +1,4 @@
-"""Keras layers of the hashing autoencoders: latent sampling, and one loss layer per SPEC §3 term.
+"""Keras layers of the hashing autoencoders: latent sampling, and one loss layer per docs/method.md §3 term.
 
 The loss layers follow the endpoint-layer pattern: they take predictions (and labels), add their
 weighted term with ``add_loss`` and log the unweighted term per epoch through a ``Mean`` metric,
@@ -22,7 +22,7 @@ def _serializable(cls):
 
 @_serializable
 class GaussianSampling(keras.layers.Layer):
-    """z = z_mean + exp(z_log_var / 2) · ε, ε ~ N(0, I)  (SPEC §2)."""
+    """z = z_mean + exp(z_log_var / 2) · ε, ε ~ N(0, I)  (docs/method.md §2)."""
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -40,7 +40,7 @@ class GaussianSampling(keras.layers.Layer):
 
 @_serializable
 class BernoulliSampling(keras.layers.Layer):
-    """Relaxed Bernoulli (binary Concrete / Gumbel-sigmoid) sample  (SPEC §2).
+    """Relaxed Bernoulli (binary Concrete / Gumbel-sigmoid) sample  (docs/method.md §2).
 
     b = sigmoid((logits + log u − log(1 − u)) / τ), u ~ Uniform(0, 1).
     """
@@ -195,7 +195,7 @@ class BernoulliKLLoss(_LossTerm):
 
 @_serializable
 class LabelLoss(_LossTerm):
-    """Adds weight · Σ_i CE_i / n (divided by the batch size, SPEC §3); returns the label probabilities.
+    """Adds weight · Σ_i CE_i / n (divided by the batch size, docs/method.md §3); returns the label probabilities.
 
     Inputs ``[labels, label_logits, labelled]``; unlabelled items (labelled = 0) contribute nothing.
     """
@@ -216,62 +216,28 @@ class LabelLoss(_LossTerm):
         return {**super().get_config(), "multilabel": self.multilabel}
 
 
-@_serializable
-class LabelPriorLoss(_LossTerm):
-    """Adds weight · PRIOR (``losses.label_marginal_kl``); inputs ``[label_probs, labelled]``,
-    returns the label probabilities.
-
-    The class marginals π are a non-trainable weight (saved with the model), set by
-    ``ssb_vae.train`` from the labelled items before fitting (``set_marginals``).
-    """
-
-    term = "prior"
-
-    def __init__(self, weight: float = 1.0, n_classes: int = 1, **kwargs):
-        super().__init__(weight=weight, **kwargs)
-        self.n_classes = int(n_classes)
-        self.marginals = self.add_weight(name="marginals", shape=(self.n_classes,), trainable=False,
-                                         initializer=keras.initializers.Constant(0.5))
-
-    def set_marginals(self, marginals) -> None:
-        self.marginals.assign(ops.convert_to_tensor(marginals, dtype=self.marginals.dtype))
-
-    def call(self, inputs):
-        label_probs, labelled = inputs
-        self._add_term(losses.label_marginal_kl(label_probs, labelled, self.marginals))
-        return label_probs
-
-    def get_config(self):
-        return {**super().get_config(), "n_classes": self.n_classes}
-
-
 PAIR_MODES = ("all", "labelled")
-SIMILARITIES = {"dot": losses.dot_similarity, "jaccard": losses.jaccard_similarity,
-                "cosine": losses.cosine_similarity}
+# S from the label source, by name; an experiment registers a candidate of its own here
+SIMILARITIES = {"dot": losses.dot_similarity, "jaccard": losses.jaccard_similarity}
 
 
 @_serializable
 class PairwiseHammingLoss(_LossTerm):
-    """Adds weight · PAIR over the batch's relaxed codes, with S from the label source  (SPEC §3).
+    """Adds weight · PAIR over the batch's relaxed codes, with S from the label source  (docs/method.md §3).
 
     Inputs ``[codes, label_source, labelled]``. ``label_source`` is the true label matrix (PHS-GS,
     zero rows for unlabelled items) or the predicted label distributions (SSB-VAE, gradients flow
-    through it). ``pairs="labelled"`` keeps only pairs of two labelled items. ``similarity``:
-    ``"dot"`` (S = A Aᵀ, the reference), ``"jaccard"`` (soft Jaccard, ``losses.jaccard_similarity``,
-    the multi-label default) or ``"cosine"`` (``losses.cosine_similarity``, a measured candidate). ``detach_similarity`` computes S from stop-gradient label sources, so
-    that PAIR trains the codes only and not the label head. ``calibrate`` rescales the unlabelled
-    items' predictions to the labelled items' mean number of classes first
-    (``losses.calibrated_predictions``; the number is a non-trainable weight set by
-    ``ssb_vae.train``). ``confidence_weighted`` weights each pair by c_i·c_j, the confidences of
-    the two items' predicted label sets (``losses.prediction_confidence``, stop-gradient: the head
-    cannot lower PAIR by doubting). Returns the codes.
+    through it). ``pairs="labelled"`` keeps only pairs of two labelled items. ``similarity`` names
+    an entry of ``SIMILARITIES``: ``"dot"`` (S = A Aᵀ, the reference) or ``"jaccard"`` (soft
+    Jaccard, the multi-label default). ``confidence_weighted`` weights each pair by c_i·c_j, the
+    confidences of the two items' predicted label sets (``losses.prediction_confidence``,
+    stop-gradient: the head cannot lower PAIR by doubting). Returns the codes.
     """
 
     term = "pair"
 
     def __init__(self, weight: float = 1.0, pairs: str = "all", similarity: str = "dot",
-                 detach_similarity: bool = False, calibrate: bool = False, confidence_weighted: bool = False,
-                 **kwargs):
+                 confidence_weighted: bool = False, **kwargs):
         super().__init__(weight=weight, **kwargs)
         if pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
@@ -279,15 +245,7 @@ class PairwiseHammingLoss(_LossTerm):
             raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
         self.pairs = pairs
         self.similarity = similarity
-        self.detach_similarity = bool(detach_similarity)
-        self.calibrate = bool(calibrate)
         self.confidence_weighted = bool(confidence_weighted)
-        if self.calibrate:
-            self.cardinality = self.add_weight(name="cardinality", shape=(), trainable=False,
-                                               initializer=keras.initializers.Constant(1.0))
-
-    def set_cardinality(self, cardinality: float) -> None:
-        self.cardinality.assign(float(cardinality))
 
     def call(self, inputs):
         codes, label_source, labelled = inputs
@@ -295,10 +253,6 @@ class PairwiseHammingLoss(_LossTerm):
         if self.confidence_weighted:
             confidence = ops.stop_gradient(losses.prediction_confidence(label_source, labelled))
             pair_weights = ops.expand_dims(confidence, 1) * ops.expand_dims(confidence, 0)
-        if self.calibrate:
-            label_source = losses.calibrated_predictions(label_source, labelled, self.cardinality)
-        if self.detach_similarity:
-            label_source = ops.stop_gradient(label_source)
         similarity = SIMILARITIES[self.similarity](label_source)
         if self.pairs == "labelled":
             both_labelled = ops.expand_dims(labelled, 1) * ops.expand_dims(labelled, 0)
@@ -308,5 +262,4 @@ class PairwiseHammingLoss(_LossTerm):
 
     def get_config(self):
         return {**super().get_config(), "pairs": self.pairs, "similarity": self.similarity,
-                "detach_similarity": self.detach_similarity, "calibrate": self.calibrate,
                 "confidence_weighted": self.confidence_weighted}

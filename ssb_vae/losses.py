@@ -1,8 +1,8 @@
-"""The loss terms of SPEC §3, one pure function each, written with ``keras.ops``.
+"""The loss terms of docs/method.md §3, one pure function each, written with ``keras.ops``.
 
 Every function takes a mini-batch and returns either a per-item vector (reduced by the caller as
-SPEC §3 says) or, for the pairwise term, the batch scalar. The layers in ``layers.py`` wrap them
-with ``add_loss``; the tests compare them with a numpy transcription of SPEC §3.
+docs/method.md §3 says) or, for the pairwise term, the batch scalar. The layers in ``layers.py`` wrap them
+with ``add_loss``; the tests compare them with a numpy transcription of docs/method.md §3.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from keras import ops
 
 from ssb_vae.csr import row_ids
 
-EPS = 1e-7  # SPEC §3: the clip of the reconstruction and the offset inside the Bernoulli KL logs
+EPS = 1e-7  # docs/method.md §3: the clip of the reconstruction and the offset inside the Bernoulli KL logs
 
 
 def reconstruction(target, reconstruction_probs):
-    """REC_i = −Σ_d t_id · log(clip(x̂_id, 1e-7, 1))  (SPEC §3)."""
+    """REC_i = −Σ_d t_id · log(clip(x̂_id, 1e-7, 1))  (docs/method.md §3)."""
     log_probs = ops.log(ops.clip(reconstruction_probs, EPS, 1.0))
     return -ops.sum(target * log_probs, axis=-1)
 
 
 def sparse_reconstruction(lengths, columns, values, reconstruction_probs):
-    """REC_i of SPEC §3 for a target given as a CSR batch (``ssb_vae.csr``): the same sum, over
+    """REC_i of docs/method.md §3 for a target given as a CSR batch (``ssb_vae.csr``): the same sum, over
     the stored entries only (the others have t_id = 0 and add exactly 0), so the log is taken
     at those entries only."""
     n_items, n_features = ops.shape(reconstruction_probs)
@@ -34,12 +34,12 @@ def sparse_reconstruction(lengths, columns, values, reconstruction_probs):
 
 
 def gaussian_kl(z_mean, z_log_var):
-    """KLg_i = −½ Σ_j (1 + log σ² − μ² − σ²): KL of N(μ, σ²) to N(0, I)  (SPEC §3)."""
+    """KLg_i = −½ Σ_j (1 + log σ² − μ² − σ²): KL of N(μ, σ²) to N(0, I)  (docs/method.md §3)."""
     return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
 
 
 def bernoulli_kl(logits):
-    """KLb_i = B·log 2 + Σ_j [p log p + (1 − p) log(1 − p)], p = sigmoid(logits)  (SPEC §3)."""
+    """KLb_i = B·log 2 + Σ_j [p log p + (1 − p) log(1 − p)], p = sigmoid(logits)  (docs/method.md §3)."""
     p = ops.sigmoid(logits)
     n_bits = ops.shape(logits)[-1]
     entropy_part = p * ops.log(p + EPS) + (1.0 - p) * ops.log(1.0 - p + EPS)
@@ -47,9 +47,9 @@ def bernoulli_kl(logits):
 
 
 def label_cross_entropy(labels, label_logits, labelled, multilabel: bool):
-    """CE_i of SPEC §3, zero for unlabelled items (``labelled`` is the 0/1 mask m_i).
+    """CE_i of docs/method.md §3, zero for unlabelled items (``labelled`` is the 0/1 mask m_i).
 
-    Computed from the label head's logits (log-softmax / log-sigmoid), which equals the SPEC's
+    Computed from the label head's logits (log-softmax / log-sigmoid), which equals docs/method.md §3's
     −Σ y log ŷ on the softmax/sigmoid output without the overflow of taking log of a rounded 0.
     """
     if multilabel:
@@ -59,35 +59,6 @@ def label_cross_entropy(labels, label_logits, labelled, multilabel: bool):
     else:
         per_item = -ops.sum(labels * ops.log_softmax(label_logits, axis=-1), axis=-1)
     return labelled * per_item
-
-
-def label_marginal_kl(label_probs, labelled, marginals):
-    """PRIOR = Σ_c KL(Bernoulli(π_c) ‖ Bernoulli(q_c)), q_c = mean of ŷ_ic over the batch's
-    unlabelled items, π_c = the share of labelled training items carrying class c (multi-label).
-
-    Asks the predictions on unlabelled items to carry as many classes, on average, as the
-    labelled items do; 0 when the batch has no unlabelled item. Logs offset by 1e-7 as in KLb.
-    """
-    unlabelled = 1.0 - labelled
-    count = ops.sum(unlabelled)
-    q = ops.sum(label_probs * ops.expand_dims(unlabelled, -1), axis=0) / ops.maximum(count, 1.0)
-    pi = marginals
-    kl = pi * (ops.log(pi + EPS) - ops.log(q + EPS)) + (1.0 - pi) * (ops.log(1.0 - pi + EPS) - ops.log(1.0 - q + EPS))
-    return ops.where(count > 0, ops.sum(kl), 0.0)
-
-
-def calibrated_predictions(label_probs, labelled, cardinality):
-    """a_i = ŷ_i for labelled items; min(1, ŷ_i · k̄ / Σ_c ŷ_ic) for unlabelled ones, k̄ = the mean
-    number of classes of the labelled training items (multi-label).
-
-    A candidate against under-confident predictions on unlabelled items: each is rescaled to carry
-    k̄ classes in all, so two items predicting the same classes weakly still look alike, while an
-    item predicting every class spreads k̄ over all of them and looks like none.
-    """
-    sizes = ops.sum(label_probs, axis=-1, keepdims=True)
-    rescaled = ops.minimum(1.0, label_probs * cardinality / (sizes + EPS))
-    unlabelled = ops.expand_dims(1.0 - labelled, -1)
-    return (1.0 - unlabelled) * label_probs + unlabelled * rescaled
 
 
 def prediction_confidence(label_probs, labelled):
@@ -104,7 +75,7 @@ def prediction_confidence(label_probs, labelled):
 
 
 def dot_similarity(label_source):
-    """S = A Aᵀ (SPEC §3): the reference similarity of PHS-GS and SSB-VAE."""
+    """S = A Aᵀ (docs/method.md §3): the reference similarity of PHS-GS and SSB-VAE."""
     return ops.matmul(label_source, ops.transpose(label_source))
 
 
@@ -119,20 +90,8 @@ def jaccard_similarity(label_source):
     return ops.divide_no_nan(shared, sizes + ops.transpose(sizes) - shared)
 
 
-def cosine_similarity(label_source):
-    """S_ij = a_i·a_j / (‖a_i‖‖a_j‖), in [0, 1] for non-negative rows; 0 when either row is zero.
-
-    A candidate for multi-label data: invariant to the scale of a prediction, so two items that
-    predict the same classes with little confidence are as similar as two confident ones. The
-    norms carry a 1e-12 offset under the root, so zero rows give S = 0 and finite gradients.
-    """
-    shared = ops.matmul(label_source, ops.transpose(label_source))
-    norms = ops.sqrt(ops.sum(ops.square(label_source), axis=-1, keepdims=True) + 1e-12)
-    return shared / (norms * ops.transpose(norms))
-
-
 def pairwise_hamming_hinge(codes, similarity, pair_weights=None):
-    """PAIR = (1/B) Σ_i Σ_j [S_ij·Dist_ij + (1 − S_ij)·max(0, M − Dist_ij)], M = B/3  (SPEC §3).
+    """PAIR = (1/B) Σ_i Σ_j [S_ij·Dist_ij + (1 − S_ij)·max(0, M − Dist_ij)], M = B/3  (docs/method.md §3).
 
     ``codes`` are the relaxed samples b (n × B), ``similarity`` is S (n × n). Dist_ij = ‖b_i − b_j‖²
     over all ordered pairs, i = j included; the result is a sum over pairs, not a mean.

@@ -1,9 +1,9 @@
-"""The model factory: one graph builder per method behind ``build_model`` (SPEC §1–§3).
+"""The model factory: one graph builder per method behind ``build_model`` (docs/method.md §1–§3).
 
 Each method is a Keras functional model with named inputs ``x``, ``target`` and, for the
 supervised methods, ``labels`` and ``labelled``. Its outputs are ``reconstruction``,
-``code_scores`` (Bernoulli logits or Gaussian means, the quantities SPEC §4 hashes), ``sample`` and,
-when supervised, ``label_probs``. Every SPEC §3 loss term comes from a loss layer of its own.
+``code_scores`` (Bernoulli logits or Gaussian means, the quantities docs/method.md §4 hashes), ``sample`` and,
+when supervised, ``label_probs``. Every docs/method.md §3 loss term comes from a loss layer of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import keras
@@ -26,20 +26,23 @@ from ssb_vae.layers import (
     GaussianKLLoss,
     GaussianSampling,
     LabelLoss,
-    LabelPriorLoss,
     PairwiseHammingLoss,
     ReconstructionLoss,
     SparseDense,
 )
 
 CODE_HEAD = "code_head"  # the Dense layer whose output is thresholded at 0 into hash codes
-LABEL_PRIOR = "label_prior_loss"  # the LabelPriorLoss layer, whose class marginals train() sets
-PAIRWISE = "pairwise_loss"  # the PairwiseHammingLoss layer, whose calibration cardinality train() sets
+# options of earlier versions, measured on multi-label data and removed (docs/multilabel.md): a
+# saved model's config may hold them, and loads only where they hold their (off) default
+REMOVED_OPTIONS = {"label_prior": False, "detach_similarity": False, "calibrate_predictions": False}
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything a graph builder needs: sizes, loss weights and the seed of the run."""
+    """Everything a graph builder needs: sizes, loss weights and the seed of the run.
+
+    Its fields are the model's constructor arguments (all but ``method``), and so its config.
+    """
 
     input_dim: int
     n_bits: int
@@ -54,9 +57,6 @@ class ModelSpec:
     temperature: float
     seed: int | None
     sparse_inputs: bool = False
-    label_prior: bool = False
-    detach_similarity: bool = False
-    calibrate_predictions: bool = False
     confidence_weighted: bool = False
 
     def seeds(self) -> Callable[[], int | None]:
@@ -98,7 +98,7 @@ def _matrix(inputs: dict, name: str, spec: ModelSpec):
 
 
 def _encoder_trunk(inputs: dict, spec: ModelSpec, next_seed):
-    """Dense(500, relu) → BatchNorm → Dense(500, relu) → BatchNorm  (SPEC §2).
+    """Dense(500, relu) → BatchNorm → Dense(500, relu) → BatchNorm  (docs/method.md §2).
 
     With sparse inputs the first Dense is a ``SparseDense``: the same weights and outputs.
     """
@@ -128,7 +128,7 @@ def _bernoulli_latent(h, spec: ModelSpec, next_seed):
 
 
 def _decoder(sample, inputs: dict, spec: ModelSpec, next_seed):
-    """A single Dense(D, softmax) from the sample (SPEC §2), with its reconstruction loss."""
+    """A single Dense(D, softmax) from the sample (docs/method.md §2), with its reconstruction loss."""
     probs = _dense(spec.input_dim, next_seed, "decoder", activation="softmax")(sample)
     target = _matrix(inputs, "target", spec)
     return ReconstructionLoss(name="reconstruction_loss")([*target, probs] if spec.sparse_inputs else [target, probs])
@@ -153,7 +153,7 @@ def _autoencoder(spec: ModelSpec, latent, supervised: bool):
 
 
 def _unsupervised(latent):
-    """VDSH / B-VAE: mean(REC + β·KL)  (SPEC §3)."""
+    """VDSH / B-VAE: mean(REC + β·KL)  (docs/method.md §3)."""
 
     def build(spec: ModelSpec):
         inputs, outputs, _, _ = _autoencoder(spec, latent, supervised=False)
@@ -163,26 +163,22 @@ def _unsupervised(latent):
 
 
 def build_vdsh_s(spec: ModelSpec):
-    """VDSH-S: Gaussian VAE with a label head on the sampled z; adds α · Σ CE / n  (SPEC §3)."""
+    """VDSH-S: Gaussian VAE with a label head on the sampled z; adds α · Σ CE / n  (docs/method.md §3)."""
     inputs, outputs, _, next_seed = _autoencoder(spec, _gaussian_latent, supervised=True)
     outputs["label_probs"] = _label_head(outputs["sample"], inputs, spec.alpha, spec, next_seed)
     return inputs, outputs
 
 
 def _pairwise(similarity_from_predictions: bool):
-    """PHS-GS / SSB-VAE: adds α · (γ · Σ CE / n + PAIR), label head on the trunk  (SPEC §3)."""
+    """PHS-GS / SSB-VAE: adds α · (γ · Σ CE / n + PAIR), label head on the trunk  (docs/method.md §3)."""
 
     def build(spec: ModelSpec):
         inputs, outputs, trunk, next_seed = _autoencoder(spec, _bernoulli_latent, supervised=True)
         label_probs = _label_head(trunk, inputs, spec.alpha * spec.gamma, spec, next_seed)
-        if spec.label_prior:
-            label_probs = LabelPriorLoss(spec.alpha * spec.gamma, spec.n_classes, name=LABEL_PRIOR)(
-                [label_probs, inputs["labelled"]])
         label_source = label_probs if similarity_from_predictions else inputs["labels"]
         outputs["sample"] = PairwiseHammingLoss(spec.alpha, pairs=spec.pairs, similarity=spec.similarity,
-                                                detach_similarity=spec.detach_similarity,
-                                                calibrate=spec.calibrate_predictions,
-                                                confidence_weighted=spec.confidence_weighted, name=PAIRWISE)(
+                                                confidence_weighted=spec.confidence_weighted,
+                                                name="pairwise_loss")(
             [outputs["sample"], label_source, inputs["labelled"]]
         )
         outputs["label_probs"] = label_probs
@@ -217,13 +213,50 @@ def _positive_int(name: str, value) -> int:
     return value
 
 
+ARGS_DOC = """
+    Args:
+        method: one of ``METHODS`` (docs/method.md §1).
+        input_dim: D, the number of input features.
+        n_bits: B, the code length.
+        n_classes: C, for the supervised methods (the unsupervised ones ignore it).
+        alpha, beta, gamma: the loss weights α, β, γ of docs/method.md §3.
+        multilabel: labels are multi-hot (sigmoid label head, binary cross-entropy).
+        pairs: ``"all"`` ordered pairs of the batch (the reference), or ``"labelled"`` pairs only.
+        similarity: S of PAIR, a name in ``layers.SIMILARITIES``; None: ``"jaccard"`` for
+            multi-label data, else ``"dot"`` (S = A Aᵀ, the reference).
+        hidden_units: the width of the encoder trunk's two Dense layers (500).
+        temperature: τ of the relaxed Bernoulli sample (0.67).
+        seed: the seed of every initializer and sampling layer (None: unseeded).
+        sparse_inputs: x and target enter as CSR batches (``ssb_vae.csr``) and the first layer is
+            a ``SparseDense``: the same losses and codes without densifying a batch.
+        confidence_weighted: weight PAIR's pairs by the confidences of the predicted label sets
+            (``losses.prediction_confidence``); None: on for multi-label SSB-VAE, its default
+            (docs/multilabel.md), off elsewhere; True applies to multi-label SSB-VAE only.
+"""
+
+
+def _check_options(method: str, multilabel: bool, pairs: str, similarity: str,
+                   confidence_weighted: bool, weights: dict) -> None:
+    if pairs not in PAIR_MODES:
+        raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
+    if confidence_weighted and not (multilabel and method == "ssb-vae"):
+        raise ValueError("confidence_weighted applies to multi-label ssb-vae models only")
+    for name, value in weights.items():
+        if not (float(value) >= 0 and float(value) < float("inf")):
+            raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+
+
 @keras.saving.register_keras_serializable(package="ssb_vae")
 class HashingAutoencoder(keras.Model):
     """A hashing autoencoder of one of ``METHODS`` as a functional model.
 
-    Its config holds only the constructor arguments, so ``keras.models.load_model`` rebuilds the
-    graph with the same builder and loads the weights into it.
+    Its config is the constructor's arguments (``ModelSpec``), so ``keras.models.load_model``
+    rebuilds the graph with the same builder and loads the weights into it.
     """
+
+    __doc__ += ARGS_DOC
 
     def __init__(
         self,
@@ -231,6 +264,7 @@ class HashingAutoencoder(keras.Model):
         input_dim: int,
         n_bits: int,
         n_classes: int | None = None,
+        *,
         alpha: float = 1.0,
         beta: float = 1.0,
         gamma: float = 1.0,
@@ -241,9 +275,6 @@ class HashingAutoencoder(keras.Model):
         temperature: float = 0.67,
         seed: int | None = None,
         sparse_inputs: bool = False,
-        label_prior: bool = False,
-        detach_similarity: bool = False,
-        calibrate_predictions: bool = False,
         confidence_weighted: bool | None = None,
         **kwargs,
     ):
@@ -255,42 +286,17 @@ class HashingAutoencoder(keras.Model):
             _positive_int("n_classes", n_classes)
         else:
             n_classes = None
-        if pairs not in PAIR_MODES:
-            raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
         similarity = similarity or ("jaccard" if multilabel else "dot")
-        if label_prior and not (multilabel and method in ("phs-gs", "ssb-vae")):
-            raise ValueError("label_prior applies to multi-label phs-gs and ssb-vae models only")
-        if detach_similarity and method != "ssb-vae":
-            raise ValueError("detach_similarity applies to ssb-vae only (the other methods' S holds no prediction)")
-        if calibrate_predictions and not (multilabel and method == "ssb-vae"):
-            raise ValueError("calibrate_predictions applies to multi-label ssb-vae models only")
-        if confidence_weighted is None:  # the default for multi-label SSB-VAE (results/multilabel/README.md §7)
+        if confidence_weighted is None:
             confidence_weighted = bool(multilabel) and method == "ssb-vae"
-        if confidence_weighted and not (multilabel and method == "ssb-vae"):
-            raise ValueError("confidence_weighted applies to multi-label ssb-vae models only")
-        if similarity not in SIMILARITIES:
-            raise ValueError(f"similarity must be one of {tuple(SIMILARITIES)}, got {similarity!r}")
-        for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-            if not (float(value) >= 0 and float(value) < float("inf")):
-                raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+        _check_options(method, multilabel, pairs, similarity, confidence_weighted,
+                       {"alpha": alpha, "beta": beta, "gamma": gamma})
         spec = ModelSpec(
-            input_dim=input_dim,
-            n_bits=n_bits,
-            n_classes=n_classes,
-            alpha=float(alpha),
-            beta=float(beta),
-            gamma=float(gamma),
-            multilabel=bool(multilabel),
-            pairs=pairs,
-            similarity=similarity,
-            hidden_units=hidden_units,
-            temperature=float(temperature),
-            seed=seed,
-            sparse_inputs=bool(sparse_inputs),
-            label_prior=bool(label_prior),
-            detach_similarity=bool(detach_similarity),
-            calibrate_predictions=bool(calibrate_predictions),
-            confidence_weighted=bool(confidence_weighted),
+            input_dim=input_dim, n_bits=n_bits, n_classes=n_classes,
+            alpha=float(alpha), beta=float(beta), gamma=float(gamma),
+            multilabel=bool(multilabel), pairs=pairs, similarity=similarity,
+            hidden_units=hidden_units, temperature=float(temperature), seed=seed,
+            sparse_inputs=bool(sparse_inputs), confidence_weighted=bool(confidence_weighted),
         )
         inputs, outputs = BUILDERS[method](spec)
         super().__init__(inputs=inputs, outputs=outputs, name=kwargs.pop("name", method), **kwargs)
@@ -302,33 +308,21 @@ class HashingAutoencoder(keras.Model):
         return self.method in SUPERVISED
 
     def get_config(self):
-        spec = self.spec
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "method": self.method,
-            "input_dim": spec.input_dim,
-            "n_bits": spec.n_bits,
-            "n_classes": spec.n_classes,
-            "alpha": spec.alpha,
-            "beta": spec.beta,
-            "gamma": spec.gamma,
-            "multilabel": spec.multilabel,
-            "pairs": spec.pairs,
-            "similarity": spec.similarity,
-            "hidden_units": spec.hidden_units,
-            "temperature": spec.temperature,
-            "seed": spec.seed,
-            "sparse_inputs": spec.sparse_inputs,
-            "label_prior": spec.label_prior,
-            "detach_similarity": spec.detach_similarity,
-            "calibrate_predictions": spec.calibrate_predictions,
-            "confidence_weighted": spec.confidence_weighted,
-        }
+        return {"name": self.name, "trainable": self.trainable, "method": self.method, **asdict(self.spec)}
 
     @classmethod
     def from_config(cls, config):
-        # models saved before confidence weighting existed were trained without it
+        """Also reads the configs of earlier versions: a removed option at its default is dropped,
+        any other value of it refused by name; confidence weighting, absent before it existed,
+        is off (as those models were trained)."""
+        config = dict(config)
+        for name, default in REMOVED_OPTIONS.items():
+            value = config.pop(name, default)
+            if value != default:
+                raise ValueError(
+                    f"this model was saved with {name}={value!r}, an option measured and removed in "
+                    "ssb_vae 0.2 (docs/multilabel.md); load it with ssb_vae 0.1 (commit e87ab31)"
+                )
         return cls(**{"confidence_weighted": False, **config})
 
     def save(self, filepath, overwrite: bool = True, **kwargs):
@@ -365,27 +359,28 @@ def build_model(
     input_dim: int,
     n_bits: int,
     n_classes: int | None = None,
-    **options,
+    *,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    gamma: float = 1.0,
+    multilabel: bool = False,
+    pairs: str = "all",
+    similarity: str | None = None,
+    hidden_units: int = 500,
+    temperature: float = 0.67,
+    seed: int | None = None,
+    sparse_inputs: bool = False,
+    confidence_weighted: bool | None = None,
 ) -> HashingAutoencoder:
-    """Builds the functional model of ``method`` (one of ``METHODS``), ready to ``train``.
+    """Builds the functional model of ``method``, ready to ``train``."""
+    return HashingAutoencoder(
+        method, input_dim, n_bits, n_classes, alpha=alpha, beta=beta, gamma=gamma, multilabel=multilabel,
+        pairs=pairs, similarity=similarity, hidden_units=hidden_units, temperature=temperature, seed=seed,
+        sparse_inputs=sparse_inputs, confidence_weighted=confidence_weighted,
+    )
 
-    ``options``: alpha, beta, gamma (SPEC §3), multilabel, pairs ("all" mirrors the reference,
-    "labelled" keeps only labelled pairs), similarity, hidden_units, temperature (τ), seed, and
-    sparse_inputs: x and target enter as CSR batches (``ssb_vae.csr``) and the first layer is a
-    ``SparseDense``: the same losses and codes as the dense model, without densifying a batch
-    (measured not faster than the dense XLA path on a 2-core CPU: bench/train_speed.py).
-    label_prior (multi-label PHS-GS / SSB-VAE, off by default): adds α·γ·PRIOR
-    (``losses.label_marginal_kl``), a measured candidate that did not help
-    (results/multilabel/README.md). detach_similarity (SSB-VAE, off by default): S from
-    stop-gradient predictions, so that PAIR shapes the codes and only the label loss shapes the
-    label head. calibrate_predictions (multi-label SSB-VAE, off by default): S from the unlabelled
-    items' predictions rescaled to the labelled items' mean number of classes
-    (``losses.calibrated_predictions``). confidence_weighted (multi-label SSB-VAE; on by default
-    there, False keeps the soft Jaccard alone): each pair of PAIR weighted by the confidences of
-    the two predicted label sets (``losses.prediction_confidence``).
-    The unsupervised methods accept and ignore ``n_classes``.
-    """
-    return HashingAutoencoder(method, input_dim=input_dim, n_bits=n_bits, n_classes=n_classes, **options)
+
+build_model.__doc__ += ARGS_DOC
 
 
 def load_model(path) -> HashingAutoencoder:

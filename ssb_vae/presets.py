@@ -1,4 +1,4 @@
-"""Hyper-parameters: the reference experiments' α, β, γ (SPEC §8) and the package defaults."""
+"""Hyper-parameters: the reference experiments' α, β, γ (docs/method.md §8) and the package defaults."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ PAPER_FILE = "paper_hyperparameters.csv"
 DATASET_NAMES = {"cifar": "cifar10"}  # names in the reference table → names in this package
 
 # Used when no preset applies (e.g. digits, a user's corpus). Not from the reference experiments:
-# they keep each term of SPEC §3 of the same order on small data.
+# they keep each term of docs/method.md §3 of the same order on small data.
 DEFAULTS = {
     "vdsh": {"alpha": 0.0, "beta": 0.0625, "gamma": 0.0},
     "bvae": {"alpha": 0.0, "beta": 0.015625, "gamma": 0.0},

@@ -1,11 +1,11 @@
 """Tables and plots from a results CSV: ``python -m ssb_vae.report results/X.csv``.
 
-The paper's table (SPEC §7): the mean of a metric over repetitions, one row per (dataset, bits,
+The paper's table (docs/method.md §7): the mean of a metric over repetitions, one row per (dataset, bits,
 algorithm), one column per supervision level, written as CSV and LaTeX. Plots: the metric against
 the level, one line per method with a band from the lowest to the highest repetition.
 
-``--recompute --out Y.csv`` rescores every row from its stored codes (SPEC §7) under a tie mode
-(SPEC §6), without training and without TensorFlow.
+``--recompute --out Y.csv`` rescores every row from its stored codes (docs/method.md §7) under a tie mode
+(docs/method.md §6), without training and without TensorFlow.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandas as pd  # noqa: E402
 
 from ssb_vae.codes import load_codes  # noqa: E402
 from ssb_vae.evaluation import TIE_MODES, evaluate  # noqa: E402
-from ssb_vae.results import COLUMNS, METRIC_KS, METRICS, POSITION_TIES_COLUMNS, row_key, write_rows  # noqa: E402
+from ssb_vae.results import COLUMNS, METRIC_KS, METRICS, POSITION_TIES_COLUMNS, READABLE_LAYOUTS, row_key, write_rows  # noqa: E402
 
 ROW_KEYS = ["dataset", "bits", "algorithm"]
 METHOD_ORDER = ["SSB_VAE", "PHS_GS", "VDSH_S", "BVAE", "VDSH"]
@@ -156,7 +156,7 @@ def _rows_with_codes(csv_path, purpose: str):
 
 
 def storage_order_scores(csv_path) -> pd.DataFrame:
-    """Every row's stored codes scored twice, without training: tie-aware (the default, SPEC §6),
+    """Every row's stored codes scored twice, without training: tie-aware (the default, docs/method.md §6),
     and with the database sorted by class and ties broken by position (what the superseded tables
     did). Means over repetitions, one row per (dataset, bits, algorithm, level)."""
     scored = []
@@ -178,7 +178,7 @@ def storage_order_scores(csv_path) -> pd.DataFrame:
 
 
 def artifact_table(csv_path, threshold: float = 0.01, scores: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The size of the storage-order artifact (SPEC §6): :func:`storage_order_scores` (or the
+    """The size of the storage-order artifact (docs/method.md §6): :func:`storage_order_scores` (or the
     ``scores`` it already returned), only the cells where P@100 or MAP@100 differ by more than
     ``threshold``."""
     scores = storage_order_scores(csv_path) if scores is None else scores
@@ -306,7 +306,7 @@ def _read_scored_csv(csv_path) -> list[dict]:
     if header == POSITION_TIES_COLUMNS:
         raise ValueError(f"{csv_path} was written before codes were stored: its rows cannot be "
                          "recomputed without training them again")
-    if header != COLUMNS:
+    if header not in READABLE_LAYOUTS:
         raise ValueError(f"{csv_path} is not a results CSV of run_experiments.py with stored codes")
     return rows
 
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recompute", action="store_true",
                         help="rescore every row from its stored codes into the CSV --out, then report it")
     parser.add_argument("--ties", choices=TIE_MODES, default="expected",
-                        help="with --recompute: the tie mode of the new metric columns (SPEC §6)")
+                        help="with --recompute: the tie mode of the new metric columns (docs/method.md §6)")
     parser.add_argument("--seed", type=int, default=None,
                         help="with --recompute --ties random: the order's seed (default: each row's seed)")
     parser.add_argument("--force", action="store_true", help="with --recompute: replace an existing --out")

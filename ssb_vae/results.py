@@ -1,4 +1,4 @@
-"""The results CSV (SPEC §7): its columns, the key of a run, and the file that rows are appended to.
+"""The results CSV (docs/method.md §7): its columns, the key of a run, and the file that rows are appended to.
 
 Shared by the runner, which appends rows, and the report, which reads and recomputes them; it
 imports neither, nor TensorFlow.
@@ -29,29 +29,43 @@ PACKAGE_COLUMNS = (
     "bits", "epochs", "batch_size", "repetition", "n_labelled", "final_loss", "train_seconds",
     "eval_seconds",
 )
-# ``ties``: the tie mode of the metric columns (SPEC §6); ``codes_file``: the run's stored codes
-# (SPEC §7), relative to the CSV's folder
-COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file")
+# ``ties``: the tie mode of the metric columns (docs/method.md §6); ``codes_file``: the run's stored codes
+# (docs/method.md §7), relative to the CSV's folder
+# ``model_options``: build_model options other than the defaults, as canonical text (runner.py)
+COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file", "model_options")
+# the layout of CSVs written before model options were recorded: every row has the defaults
+DEFAULT_OPTIONS_COLUMNS = COLUMNS[:-1]
+READABLE_LAYOUTS = (COLUMNS, DEFAULT_OPTIONS_COLUMNS)
 # the layout of CSVs written before ties were recorded: position tie-breaking, no stored codes
 POSITION_TIES_COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS)
 # every setting that changes a run's result (the preset acts through alpha, beta, gamma)
 KEY_COLUMNS = ("dataset", "algorithm", "bits", "level", "alpha", "beta", "gamma", "seed_used", "epochs",
-               "batch_size")
-KEY_TYPES = (str, str, int, float, float, float, float, int, int, int)
+               "batch_size", "model_options")
+KEY_TYPES = (str, str, int, float, float, float, float, int, int, int, str)
+# a key column that older rows and stored codes lack, with the value they were run with
+KEY_DEFAULTS = {"model_options": ""}
 
 
 def row_key(row: dict) -> tuple:
     """The identity of a run in a results file, typed so that ``0.5`` and ``"0.5"`` agree."""
-    return tuple(kind(row[column]) for kind, column in zip(KEY_TYPES, KEY_COLUMNS))
+    return tuple(kind(_value(row, column)) for kind, column in zip(KEY_TYPES, KEY_COLUMNS))
+
+
+def _value(row: dict, column: str):
+    value = row.get(column, KEY_DEFAULTS.get(column))
+    return KEY_DEFAULTS[column] if value is None and column in KEY_DEFAULTS else value
 
 
 def _key_error(row: dict) -> str | None:
     """What makes a row's key unreadable, or None."""
     for kind, column in zip(KEY_TYPES, KEY_COLUMNS):
+        value = _value(row, column)
+        if value is None or (kind is not str and value == ""):
+            return f"column {column!r} is empty"
         try:
-            kind(row[column])
+            kind(value)
         except (TypeError, ValueError):
-            return f"column {column!r} holds {row[column]!r}, not {'a number' if kind is not str else 'text'}"
+            return f"column {column!r} holds {value!r}, not {'a number' if kind is not str else 'text'}"
     return None
 
 
@@ -67,14 +81,14 @@ def csv_line(values) -> str:
 def write_rows(path: Path, rows: list[dict]) -> None:
     """Writes a whole results CSV at once (temporary file, then rename)."""
     with replacing(path, suffix=".csv") as temporary:
-        temporary.write_text(csv_line(COLUMNS) + "".join(csv_line([row[c] for c in COLUMNS]) for row in rows))
+        temporary.write_text(csv_line(COLUMNS) + "".join(csv_line([_value(row, c) for c in COLUMNS]) for row in rows))
 
 
 class ResultsFile:
     """The results CSV of a grid: locked for a whole run, checked before anything runs, rows
     appended whole and flushed.
 
-    ``ties`` is the tie mode (SPEC §6) of the rows this run appends; a file holding rows of
+    ``ties`` is the tie mode (docs/method.md §6) of the rows this run appends; a file holding rows of
     another mode is refused, so one file never mixes two definitions of its metrics.
     """
 
@@ -83,6 +97,7 @@ class ResultsFile:
         self.ties = ties
         self.errors_path = self.path.with_suffix(".errors.log")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.columns = COLUMNS  # the layout rows are appended in: an existing file's own
         if self.path.is_dir():
             raise ValueError(f"--out {self.path} is a folder; name a CSV file, e.g. {self.path / 'results.csv'}")
 
@@ -119,14 +134,15 @@ class ResultsFile:
             if header == POSITION_TIES_COLUMNS:
                 raise ValueError(
                     f"{self.path} was written before tie-aware metrics: its metric columns break "
-                    "Hamming-distance ties by database position and it stores no codes (SPEC §6, "
+                    "Hamming-distance ties by database position and it stores no codes (docs/method.md §6, "
                     "§7). It is left untouched; write the new runs to another --out."
                 )
-            if header != COLUMNS:
+            if header not in READABLE_LAYOUTS:
                 raise ValueError(
                     f"{self.path} exists with other columns ({', '.join(header[:6])}, …); it is "
                     "left untouched. Choose another --out, or move that file away."
                 )
+            self.columns = header
             self._drop_partial_last_row()
             self._check_rows()
 
@@ -189,8 +205,11 @@ class ResultsFile:
     def append(self, row: dict) -> None:
         """Appends one row (and the header first, into a new file) in a single flushed write."""
         new = not self.path.exists() or self.path.stat().st_size == 0
-        header = csv_line(COLUMNS) if new else ""
-        self._append(self.path, header + csv_line([row[column] for column in COLUMNS]))
+        if row.get("model_options") and "model_options" not in self.columns:
+            raise ValueError(f"{self.path} was written before model options were recorded; write runs "
+                             "with --model-option to another --out")
+        header = csv_line(self.columns) if new else ""
+        self._append(self.path, header + csv_line([row[column] for column in self.columns]))
 
     def record_error(self, run: dict, error: str) -> None:
         entry = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "run": run, "error": error}

@@ -1,4 +1,4 @@
-"""The batch runner: a grid of runs, one CSV row per trained model (SPEC §7), resumable.
+"""The batch runner: a grid of runs, one CSV row per trained model (docs/method.md §7), resumable.
 
 Each grid point is (dataset, method, bits, level, repetition); repetition r uses seed
 ``SEEDS[r]`` for everything random in the run. Points run serially, in N local processes, or
@@ -50,6 +50,7 @@ class GridPoint:
     verbose: int = 0
     ties: str = "expected"
     corpus_options: tuple = ()  # (name, value) pairs for a CSV/TSV corpus: columns, delimiter
+    model_options: tuple = ()  # sorted (name, value) pairs for build_model, the defaults left out
 
     def load(self):
         """The run's dataset."""
@@ -64,8 +65,8 @@ class GridPoint:
 
     @property
     def key(self) -> tuple:
-        values = (self.dataset, ALGORITHMS[self.method], self.bits, self.level,
-                  self.alpha, self.beta, self.gamma, self.seed, self.epochs, self.batch_size)
+        values = (self.dataset, ALGORITHMS[self.method], self.bits, self.level, self.alpha, self.beta,
+                  self.gamma, self.seed, self.epochs, self.batch_size, options_text(self.model_options))
         return row_key(dict(zip(KEY_COLUMNS, values)))
 
     @property
@@ -73,14 +74,16 @@ class GridPoint:
         """A file name for the run's model and codes, unique for every setting that changes it."""
         return (f"{Path(self.dataset).stem}_{self.method}_{self.bits}bits_level{self.level!r}"
                 f"_a{self.alpha!r}_b{self.beta!r}_g{self.gamma!r}_seed{self.seed}"
-                f"_e{self.epochs}_bs{self.batch_size}")
+                f"_e{self.epochs}_bs{self.batch_size}"
+                + "".join(f"_{name}-{value}" for name, value in self.model_options))
 
     def model_path(self) -> Path:
         return Path(self.save_models) / f"{self.name}.keras"
 
     def describe(self) -> str:
         return (f"{self.dataset} {self.method} {self.bits} bits level {self.level:g} "
-                f"seed {self.seed} (α={self.alpha:g}, β={self.beta:g}, γ={self.gamma:g})")
+                f"seed {self.seed} (α={self.alpha:g}, β={self.beta:g}, γ={self.gamma:g}"
+                + "".join(f", {name}={value}" for name, value in self.model_options) + ")")
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,8 @@ def run_point(point: GridPoint) -> Outcome:
     keras.utils.set_random_seed(point.seed)  # seeding block: python, numpy and the backend
     model = build_model(point.method, input_dim=data.n_features, n_bits=point.bits,
                         n_classes=len(data.classes), multilabel=data.multilabel,
-                        alpha=point.alpha, beta=point.beta, gamma=point.gamma, seed=point.seed)
+                        alpha=point.alpha, beta=point.beta, gamma=point.gamma, seed=point.seed,
+                        **dict(point.model_options))
     started = time.perf_counter()
     history = train(model, database.x, target=database.target, labels=database.labels,
                     labelled=supervised.labelled, epochs=point.epochs,
@@ -139,7 +143,7 @@ def run_point(point: GridPoint) -> Outcome:
     eval_seconds = time.perf_counter() - started
     notes = (_save_model(model, data.text_pipeline, point),) if point.save_models else ()
 
-    dataset, algorithm, bits, level, alpha, beta, gamma, seed, epochs, batch_size = point.key
+    dataset, algorithm, bits, level, alpha, beta, gamma, seed, epochs, batch_size, options = point.key
     codes = StoredCodes(db_codes, query_codes, database.labels, queries.labels, dict(zip(KEY_COLUMNS, point.key)))
     row = {
         "dataset": dataset, "algorithm": algorithm, "level": level,
@@ -150,7 +154,7 @@ def run_point(point: GridPoint) -> Outcome:
         "n_labelled": int(supervised.labelled.sum()),
         "final_loss": history.history["loss"][-1],
         "train_seconds": round(train_seconds, 3), "eval_seconds": round(eval_seconds, 3),
-        "ties": point.ties,
+        "ties": point.ties, "model_options": options,
     }
     return Outcome(row, codes, tuple(note for note in notes if note))
 
@@ -234,6 +238,63 @@ def hyperparameters(args, dataset: str, bits: int, method: str, level: float) ->
     return values
 
 
+# the build_model options a grid point may set (the runner sets sizes, weights and the seed itself)
+MODEL_OPTION_TYPES = {"pairs": str, "similarity": str, "hidden_units": int, "temperature": float,
+                      "sparse_inputs": bool, "confidence_weighted": bool}
+
+
+def options_text(options: tuple) -> str:
+    """The canonical text of model options, e.g. ``"pairs=labelled;similarity=jaccard"``; empty for
+    the defaults, so rows written before options existed keep their keys."""
+    return ";".join(f"{name}={value}" for name, value in options)
+
+
+def model_option(text: str) -> tuple:
+    """One ``--model-option NAME=VALUE``, typed as build_model takes it."""
+    name, separator, value = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not separator or name not in MODEL_OPTION_TYPES:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with NAME one of {', '.join(MODEL_OPTION_TYPES)}, got {text!r}")
+    kind = MODEL_OPTION_TYPES[name]
+    try:
+        if kind is bool:
+            if value.strip().lower() not in ("true", "false"):
+                raise ValueError
+            typed = value.strip().lower() == "true"
+        else:
+            typed = kind(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name} takes a {kind.__name__} value, got {value!r}") from None
+    return name, typed
+
+
+def canonical_options(pairs) -> tuple:
+    """Model options as sorted (name, value) pairs without the ones equal to build_model's defaults;
+    a name given twice with two values is refused."""
+    import inspect
+
+    from ssb_vae.models import build_model
+
+    defaults = {name: parameter.default for name, parameter in inspect.signature(build_model).parameters.items()}
+    chosen: dict = {}
+    for name, value in pairs:
+        if chosen.get(name, value) != value:
+            raise ValueError(f"--model-option {name} is given twice, as {chosen[name]!r} and {value!r}")
+        chosen[name] = value
+    return tuple(sorted((name, value) for name, value in chosen.items() if value != defaults[name]))
+
+
+def check_options(point: GridPoint, data, methods) -> None:
+    """Refuses, before anything trains, model options that a method of the grid does not take:
+    builds a one-unit model of each method with them (a ValueError names the option)."""
+    from ssb_vae.models import build_model
+
+    for method in methods:
+        build_model(method, 2, 1, 2, multilabel=data.multilabel,
+                    **{"hidden_units": 1, **dict(point.model_options)})
+
+
 def corpus_options(args, dataset: str) -> tuple:
     """The CSV/TSV options of the command line, for a dataset that is such a file."""
     if Path(dataset).suffix.lower() not in (".csv", ".tsv"):
@@ -243,7 +304,7 @@ def corpus_options(args, dataset: str) -> tuple:
 
 
 def default_batch_size(dataset: str) -> int:
-    """SPEC §2: batches of 100 items, 200 for CIFAR-10."""
+    """docs/method.md §2: batches of 100 items, 200 for CIFAR-10."""
     return 200 if dataset == "cifar10" else 100
 
 
@@ -257,6 +318,7 @@ def build_grid(args) -> list[GridPoint]:
         if bits < 1:
             raise ValueError(f"--bits must be at least 1, got {bits}")
     levels = list(dict.fromkeys(check_level(level) for level in args.levels))
+    options = canonical_options(args.model_option or ())
     if not 1 <= args.reps <= len(SEEDS):
         raise ValueError(f"--reps must be between 1 and {len(SEEDS)} (one seed each), got {args.reps}")
     for name in ("epochs", "batch_size", "jobs"):
@@ -270,7 +332,7 @@ def build_grid(args) -> list[GridPoint]:
                   cache_dir=args.cache_dir, save_models=args.save_models,
                   overwrite_models=args.overwrite_models,
                   verbose=2 if args.verbose else 0, ties=args.ties,
-                  corpus_options=corpus_options(args, dataset),
+                  corpus_options=corpus_options(args, dataset), model_options=options,
                   **hyperparameters(args, dataset, bits, method, level))
         for dataset in dict.fromkeys(args.dataset)
         for bits in dict.fromkeys(args.bits)
@@ -295,7 +357,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="run_experiments.py",
         description="Train a grid of hashing autoencoders and write one CSV row per model "
-                    "(SPEC §7). With no arguments: a quick demonstration on the bundled digits.",
+                    "(docs/method.md §7). With no arguments: a quick demonstration on the bundled digits.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--dataset", nargs="+", default=["digits"],
@@ -316,15 +378,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reps", type=int, default=1, help=f"repetitions (seeds {list(SEEDS)} in order)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs")
     p.add_argument("--batch-size", type=int, default=None,
-                   help="mini-batch size (None: 100, or 200 for cifar10 as in SPEC §2)")
+                   help="mini-batch size (None: 100, or 200 for cifar10 as in docs/method.md §2)")
     p.add_argument("--preset", choices=["default", "paper"], default="default",
-                   help="α, β, γ: 'paper' = the reference experiments' table (SPEC §8), "
+                   help="α, β, γ: 'paper' = the reference experiments' table (docs/method.md §8), "
                         "'default' = the package defaults")
     p.add_argument("--alpha", type=loss_weight, help="override α for every run")
     p.add_argument("--beta", type=loss_weight, help="override β for every run")
     p.add_argument("--gamma", type=loss_weight, help="override γ for every run")
+    p.add_argument("--model-option", type=model_option, action="append", metavar="NAME=VALUE",
+                   help=f"a build_model option for every run, repeatable: {', '.join(MODEL_OPTION_TYPES)}; "
+                        "it becomes part of each run's key and of the model_options column")
     p.add_argument("--ties", choices=TIE_MODES, default="expected",
-                   help="how the metrics treat items at equal Hamming distance (SPEC §6): their "
+                   help="how the metrics treat items at equal Hamming distance (docs/method.md §6): their "
                         "expected value over all orders (default), database position, or one "
                         "random order seeded by the run's seed")
     p.add_argument("--data-dir", default="data", help="folder holding the dataset files")
@@ -362,13 +427,16 @@ def main(argv: list[str] | None = None) -> int:
             grid = build_grid(args)
             results = ResultsFile(out, ties=args.ties)
             held.enter_context(results.locked())  # for the whole run: one runner per file
+            if any(point.model_options for point in grid) and "model_options" not in results.columns:
+                raise ValueError(f"{out} was written before model options were recorded; write runs "
+                                 "with --model-option to another --out")
             if args.backend == "ray":
                 try:
                     import ray  # noqa: F401
                 except ImportError:
                     raise ValueError("--backend ray needs Ray: pip install -r requirements-ray.txt") from None
             for point in {point.dataset: point for point in grid}.values():  # fails early, fills the cache
-                point.load()
+                check_options(point, point.load(), {p.method for p in grid})
         except (ValueError, PresetMissingError, DatasetNotFoundError) as error:
             arg_parser.error(str(error))  # leaving the block releases the lock
         return _run_grid(grid, args, results)

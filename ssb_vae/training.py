@@ -1,4 +1,4 @@
-"""Training a hashing autoencoder, turning it into hash codes, and saving it safely."""
+"""Training a hashing autoencoder (docs/method.md §2–§3) and turning it into hash codes (§4)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 
 from ssb_vae.batches import make_batches
 from ssb_vae.matrices import check_matrix, normalize_rows
-from ssb_vae.models import LABEL_PRIOR, MATRIX_INPUTS, PAIRWISE, HashingAutoencoder
+from ssb_vae.models import MATRIX_INPUTS, HashingAutoencoder
 
-LOSS_TERMS = ("rec", "kl", "label", "prior", "pair", "loss")
+LOSS_TERMS = ("rec", "kl", "label", "pair", "loss")
 _ENCODERS: "weakref.WeakKeyDictionary[HashingAutoencoder, keras.Model]" = weakref.WeakKeyDictionary()
 
 
@@ -87,7 +87,7 @@ def training_features(model: HashingAutoencoder, x, target=None, labels=None, la
     """Checks the training data against ``model`` and returns the model's input dict.
 
     ``target`` defaults to x normalized to sum 1 per row; unlabelled items get the zero label
-    vector (SPEC §3), so they add nothing to the label loss.
+    vector (docs/method.md §3), so they add nothing to the label loss.
     """
     x = check_matrix("x", x, n_columns=model.spec.input_dim)
     n_items = x.shape[0]
@@ -125,7 +125,7 @@ def train(
     jit_compile: bool = True,
     steps_per_execution: int = 10,
 ) -> keras.callbacks.History:
-    """Fits ``model`` with Adam (SPEC §2); returns the Keras history (one entry per loss term).
+    """Fits ``model`` with Adam (docs/method.md §2); returns the Keras history (one entry per loss term).
 
     ``x`` and ``target`` may be scipy sparse or dense, whatever the model: a dense model gets each
     batch densified on the fly, a model built with ``sparse_inputs=True`` gets CSR batches. ``labels`` are
@@ -138,12 +138,6 @@ def train(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     features = training_features(model, x, target, labels, labelled)
-    if model.spec.label_prior or model.spec.calibrate_predictions:
-        known = features["labels"][features["labelled"].astype(bool)]
-        if model.spec.label_prior:  # π_c: the share of labelled items carrying class c
-            model.get_layer(LABEL_PRIOR).set_marginals(known.mean(axis=0))
-        if model.spec.calibrate_predictions:  # k̄: the labelled items' mean number of classes
-            model.get_layer(PAIRWISE).set_cardinality(known.sum(axis=1).mean() if len(known) else 1.0)
     if not model.compiled:
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
@@ -162,7 +156,7 @@ def train(
 
 
 def hash_codes(model: HashingAutoencoder, x, batch_size: int = 1000) -> np.ndarray:
-    """Binary codes (uint8 0/1, items × bits) from the deterministic encoder (SPEC §4).
+    """Binary codes (uint8 0/1, items × bits) from the deterministic encoder (docs/method.md §4).
 
     Bit j is 1 iff the code score (Bernoulli logit, or Gaussian mean) is positive. ``x`` may be
     dense or CSR whatever the model; the model's own input path computes the scores, so a model

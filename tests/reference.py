@@ -1,4 +1,4 @@
-"""Numpy transcriptions of SPEC §3 and §6, written from the definitions, in float64, with loops
+"""Numpy transcriptions of docs/method.md §3 and §6, written from the definitions, in float64, with loops
 where that is clearer. The package's fast code is compared with these."""
 
 import numpy as np
@@ -49,17 +49,6 @@ def prediction_confidence(y_hat, m):
     return confidence
 
 
-def cosine(a):
-    """Cosine of every pair of rows, 0 when either row is zero."""
-    n = len(a)
-    s = np.zeros((n, n))
-    for i in range(n):
-        for j in range(n):
-            norms = float(np.linalg.norm(a[i]) * np.linalg.norm(a[j]))
-            s[i, j] = float(np.dot(a[i], a[j])) / norms if norms else 0.0
-    return s
-
-
 def jaccard(a):
     """Soft Jaccard of every pair of rows: a_i·a_j / (Σ a_i + Σ a_j − a_i·a_j), 0 for 0/0."""
     n = len(a)
@@ -72,18 +61,6 @@ def jaccard(a):
     return s
 
 
-def label_marginal_kl(y_hat, m, marginals):
-    """Σ_c KL(Bernoulli(π_c) ‖ Bernoulli(q_c)), q_c = mean of y_hat over the unlabelled rows."""
-    unlabelled = m == 0
-    if not unlabelled.any():
-        return 0.0
-    total = 0.0
-    for c, pi in enumerate(marginals):
-        q = y_hat[unlabelled, c].mean()
-        total += pi * (np.log(pi + 1e-7) - np.log(q + 1e-7)) + (1 - pi) * (np.log(1 - pi + 1e-7) - np.log(1 - q + 1e-7))
-    return total
-
-
 def softmax(z):
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -94,7 +71,7 @@ def sigmoid(z):
 
 
 def retrieval(db_codes, query_codes, db_labels, query_labels, ks, order=None):
-    """SPEC §6 for one ordering, with a per-query stable argsort and plain loops: ties are broken
+    """docs/method.md §6 for one ordering, with a per-query stable argsort and plain loops: ties are broken
     by position in ``order`` (a permutation of the database; default: storage order)."""
     db_codes, query_codes = np.asarray(db_codes, int), np.asarray(query_codes, int)
     db_labels, query_labels = np.asarray(db_labels), np.asarray(query_labels)

@@ -1,4 +1,4 @@
-"""The data layer (SPEC §5): real archives, .mat and CSV files made here, the cache, errors."""
+"""The data layer (docs/method.md §5): real archives, .mat and CSV files made here, the cache, errors."""
 
 
 import numpy as np
@@ -42,6 +42,7 @@ def _counts(target):
     return np.rint(dense / np.where(np.isfinite(smallest), smallest, 1))
 
 
+@pytest.mark.slow
 def test_20news_real_numbers_and_cache(cache_dir):
     import time
 
@@ -122,7 +123,7 @@ def test_mat_files_load(tmp_path, multilabel):
     assert len(data.train) == 29 and len(data.validation) == 8 and len(data.test) == 10
     if multilabel:
         assert data.train.labels.shape == (29, 4)
-    # the same (features, label) rows as the file, each once, in the loader's own order (SPEC §5)
+    # the same (features, label) rows as the file, each once, in the loader's own order (docs/method.md §5)
     file_labels = contents["gnd_test"] if multilabel else contents["gnd_test"].argmax(axis=1)
     file_rows = sorted(zip(contents["test"].toarray().astype(np.float32).tolist(), np.asarray(file_labels).tolist()))
     loaded_rows = sorted(zip(data.test.x.toarray().tolist(), np.asarray(data.test.labels).tolist()))
@@ -327,6 +328,7 @@ def test_a_cache_entry_of_the_earlier_storage_order_is_not_served(tmp_path, monk
     assert len(list(entries.glob("*.npz"))) == 2 and old_entry.exists()
 
 
+@pytest.mark.slow
 def test_20news_multilabel_carries_each_posts_group_and_root(cache_dir):
     source = shared_file("20news-bydate.tar.gz").parent
     single = load_dataset("20news", data_dir=source, cache_dir=cache_dir, download=False)

@@ -1,4 +1,4 @@
-"""Retrieval metrics (SPEC §6): the tie-aware default against the average over database
+"""Retrieval metrics (docs/method.md §6): the tie-aware default against the average over database
 orderings, the position rule against its reference, hand-computed cases, invariances, errors."""
 
 import itertools

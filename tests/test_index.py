@@ -107,6 +107,7 @@ def test_a_bad_split_column(tmp_path, split, message):
         load_dataset(str(topic_corpus(tmp_path / "bad.csv", split=split)), cache=False)
 
 
+@pytest.mark.slow
 def test_multilabel_csv_end_to_end_through_the_runner(tmp_path):
     path = topic_corpus(tmp_path / "tags.csv", multilabel=True)
     out = tmp_path / "tags_results.csv"

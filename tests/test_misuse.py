@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from filelock import FileLock
 
 import ssb_vae
-from ssb_vae import hash as hash_command
+from ssb_vae import hashing as hash_command
 from ssb_vae import report, runner
 from ssb_vae.data import load_dataset
 from ssb_vae.results import COLUMNS, csv_line
@@ -43,6 +43,7 @@ def one_row_csv(tmp_path_factory):
 
 # --- lost or duplicated results ---------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_second_runner_on_the_same_csv_is_refused_before_training(tmp_path, capsys):
     out = tmp_path / "shared.csv"
     with FileLock(str(out) + ".lock"):  # the first runner, still running
@@ -52,6 +53,7 @@ def test_a_second_runner_on_the_same_csv_is_refused_before_training(tmp_path, ca
     assert len(rows_of(out)) == 1
 
 
+@pytest.mark.slow
 def test_the_resume_key_holds_epochs_and_a_repeated_level_runs_once(one_row_csv, capsys):
     before = one_row_csv.read_bytes()
     assert runner.main([*ONE_QUICK_RUN, "--levels", "1", "1.0", "--out", str(one_row_csv)]) == 0
@@ -62,6 +64,7 @@ def test_the_resume_key_holds_epochs_and_a_repeated_level_runs_once(one_row_csv,
     assert sorted(r["epochs"] for r in rows_of(one_row_csv)) == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_a_model_file_in_the_way_never_costs_the_row(tmp_path, capsys):
     models = tmp_path / "models"
     assert runner.main([*ONE_QUICK_RUN, "--out", str(tmp_path / "a.csv"), "--save-models", str(models)]) == 0
@@ -206,6 +209,7 @@ def test_bad_loss_weights_fail_when_parsed(tmp_path, capsys, value):
     assert not (tmp_path / "x.csv").exists()
 
 
+@pytest.mark.slow
 def test_paper_preset_is_not_needed_when_all_three_weights_are_given(tmp_path):
     out = tmp_path / "explicit.csv"
     assert runner.main(["--methods", "phs-gs", "--levels", "1.0", "--epochs", "1", "--no-report",

@@ -1,5 +1,7 @@
 """Training, hash codes, saving and loading, and the errors on bad input (issue: the package)."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ def small(digits):
     return sup
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ssb_vae.METHODS)
 def test_fit_lowers_loss_and_reloaded_model_gives_identical_codes(method, small, tmp_path):
     db = small.database
@@ -50,6 +53,7 @@ def test_codes_come_from_the_deterministic_encoder(small):
     np.testing.assert_array_equal(first, (logits > 0).astype(np.uint8))
 
 
+@pytest.mark.slow
 def test_same_seed_same_model_and_codes(small):
     db = small.database
     codes = []
@@ -60,6 +64,7 @@ def test_same_seed_same_model_and_codes(small):
     np.testing.assert_array_equal(codes[0], codes[1])
 
 
+@pytest.mark.slow
 def test_sparse_input_trains_and_hashes_like_dense(rng):
     dense = (rng.random((300, 40)) < 0.1) * rng.random((300, 40))
     labels = rng.integers(0, 3, 300)
@@ -72,6 +77,7 @@ def test_sparse_input_trains_and_hashes_like_dense(rng):
     np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
 
 
+@pytest.mark.slow
 def test_multilabel_trains_every_supervised_method(rng):
     x = rng.random((200, 30)).astype(np.float32)
     labels = (rng.random((200, 4)) < 0.4).astype(np.uint8)
@@ -160,3 +166,30 @@ def test_save_refuses_to_overwrite_when_asked(tmp_path, tiny_model):
     tiny_model.save(path)
     with pytest.raises(FileExistsError):
         tiny_model.save(path, overwrite=False)
+
+
+LEGACY = Path(__file__).parent / "data"  # saved by ssb_vae at e87ab31, before the options were removed
+
+
+@pytest.mark.parametrize("name", ["ssb_vae_multilabel", "phs_gs", "vdsh_s_sparse"])
+def test_models_saved_by_the_earlier_version_load_and_give_the_same_codes(name):
+    model = ssb_vae.load_model(LEGACY / f"legacy_{name}.keras")
+    x = np.load(LEGACY / "legacy_x.npy")
+    np.testing.assert_array_equal(ssb_vae.hash_codes(model, x), np.load(LEGACY / f"legacy_{name}_codes.npy"))
+    assert "label_prior" not in model.get_config()
+
+
+def test_a_saved_model_with_a_removed_option_on_is_refused_by_name():
+    with pytest.raises(ValueError, match="label_prior=True, an option measured and removed"):
+        ssb_vae.load_model(LEGACY / "legacy_ssb_vae_label_prior.keras")
+
+
+def test_the_config_is_the_spec_and_options_are_keyword_only():
+    from dataclasses import asdict
+
+    model = ssb_vae.build_model("ssb-vae", 12, 8, 4, hidden_units=8, seed=1)
+    assert {k: v for k, v in model.get_config().items() if k not in ("name", "trainable", "method")} == asdict(model.spec)
+    with pytest.raises(TypeError):
+        ssb_vae.build_model("ssb-vae", 12, 8, 4, 0.1)  # α cannot be given by position
+    with pytest.raises(TypeError):
+        ssb_vae.build_model("ssb-vae", 12, 8, 4, label_prior=True)  # a removed option is no argument

@@ -44,12 +44,14 @@ def distinct_fraction(data, similarity, epochs=15, **options):
     return len(np.unique(codes, axis=0)) / len(codes)
 
 
+@pytest.mark.slow
 def test_the_multilabel_default_does_not_collapse_with_few_labels(small_multilabel):
     # the protocol's 30 epochs: the confidence-weighted default spreads its codes later than the
     # soft Jaccard alone (4.8% distinct codes after 15 epochs, 40% after 30; results/multilabel §7)
     assert distinct_fraction(small_multilabel, similarity=None, epochs=30) >= 0.05
 
 
+@pytest.mark.slow
 def test_the_soft_jaccard_alone_does_not_collapse_either(small_multilabel):
     assert distinct_fraction(small_multilabel, similarity="jaccard", confidence_weighted=False) >= 0.05
 
@@ -67,58 +69,9 @@ def test_confidence_weighting_is_the_multilabel_ssb_vae_default_only():
     assert not ssb_vae.models.HashingAutoencoder.from_config(config).spec.confidence_weighted
 
 
+@pytest.mark.slow
 def test_the_reference_similarity_collapses_there(small_multilabel):
     assert distinct_fraction(small_multilabel, similarity="dot", confidence_weighted=False) < 0.01
-
-
-def test_train_sets_the_prior_marginals_from_the_labelled_items(rng):
-    x = rng.random((120, 10)).astype(np.float32)
-    labels = (rng.random((120, 4)) < 0.3).astype(np.float32)
-    labelled = rng.random(120) < 0.4
-    model = ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, multilabel=True, seed=1,
-                                label_prior=True)
-    history = ssb_vae.train(model, x, labels=labels, labelled=labelled, epochs=1, verbose=0)
-    np.testing.assert_allclose(model.get_layer("label_prior_loss").marginals.numpy(),
-                               labels[labelled].mean(axis=0), rtol=1e-6)
-    assert "prior" in history.history
-
-
-def test_label_prior_is_refused_where_it_has_no_meaning():
-    with pytest.raises(ValueError, match="label_prior applies to multi-label"):
-        ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, label_prior=True)
-    assert not ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8).spec.label_prior
-
-
-def test_detached_similarity_keeps_the_loss_and_stops_pair_gradients_into_the_label_head(rng, tmp_path):
-    """detach_similarity: the same losses, but PAIR no longer trains the label head."""
-    import tensorflow as tf
-
-    x = rng.random((40, 12)).astype(np.float32)
-    labels = (rng.random((40, 5)) < 0.3).astype(np.float32)
-    labelled = (rng.random(40) < 0.5).astype(np.float32)
-    inputs = {"x": x, "target": x / x.sum(axis=1, keepdims=True), "labels": labels, "labelled": labelled}
-    gradients, totals = {}, {}
-    for detach in (False, True):
-        model = ssb_vae.build_model("ssb-vae", input_dim=12, n_classes=5, n_bits=8, multilabel=True, seed=4,
-                                    hidden_units=10, alpha=1.0, gamma=0.0, detach_similarity=detach)
-        keras.utils.set_random_seed(4)
-        with tf.GradientTape() as tape:
-            model(inputs, training=True)
-            total = tf.add_n(model.losses)
-        head = model.get_layer("label_head").kernel
-        gradients[detach], totals[detach] = tape.gradient(total, head), float(total)
-    assert totals[True] == pytest.approx(totals[False], rel=1e-6)
-    # γ = 0: the label loss is off, so the head's only gradient is PAIR's, through S
-    assert float(tf.reduce_max(tf.abs(gradients[False]))) > 0
-    assert gradients[True] is None or float(tf.reduce_max(tf.abs(gradients[True]))) == 0
-    path = tmp_path / "detached.keras"
-    model.save(path)
-    assert ssb_vae.load_model(path).spec.detach_similarity
-
-
-def test_detached_similarity_is_refused_where_s_holds_no_prediction():
-    with pytest.raises(ValueError, match="detach_similarity applies to ssb-vae only"):
-        ssb_vae.build_model("phs-gs", input_dim=10, n_classes=4, n_bits=8, detach_similarity=True)
 
 
 def test_confidence_weighted_model_trains_reloads_and_is_refused_for_single_label(rng, tmp_path):
@@ -137,21 +90,3 @@ def test_confidence_weighted_model_trains_reloads_and_is_refused_for_single_labe
         with pytest.raises(ValueError, match="confidence_weighted applies to multi-label ssb-vae"):
             ssb_vae.build_model(method, input_dim=10, n_classes=4, n_bits=8, multilabel=multilabel,
                                 confidence_weighted=True)
-
-
-def test_train_sets_the_calibration_cardinality_from_the_labelled_items(rng, tmp_path):
-    x = rng.random((120, 10)).astype(np.float32)
-    labels = (rng.random((120, 4)) < 0.4).astype(np.float32)
-    labelled = rng.random(120) < 0.3
-    model = ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, multilabel=True, seed=1,
-                                calibrate_predictions=True)
-    ssb_vae.train(model, x, labels=labels, labelled=labelled, epochs=1, verbose=0)
-    expected = labels[labelled].sum(axis=1).mean()
-    assert float(model.get_layer("pairwise_loss").cardinality.numpy()) == pytest.approx(expected, rel=1e-6)
-    path = tmp_path / "calibrated.keras"
-    model.save(path)
-    reloaded = ssb_vae.load_model(path)
-    assert float(reloaded.get_layer("pairwise_loss").cardinality.numpy()) == pytest.approx(expected, rel=1e-6)
-    np.testing.assert_array_equal(ssb_vae.hash_codes(reloaded, x), ssb_vae.hash_codes(model, x))
-    with pytest.raises(ValueError, match="calibrate_predictions applies to multi-label ssb-vae"):
-        ssb_vae.build_model("ssb-vae", input_dim=10, n_classes=4, n_bits=8, calibrate_predictions=True)

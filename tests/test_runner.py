@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import expected_float32_overflow
-from ssb_vae import hash as hash_command
+from ssb_vae import hashing as hash_command
 from ssb_vae import report, runner
 from ssb_vae.codes import load_codes
 from ssb_vae.evaluation import evaluate
@@ -38,6 +38,7 @@ def serial_csv(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_default_command_writes_spec_csv_table_and_plot(serial_csv):
     with open(serial_csv, newline="") as handle:
         header = next(csv.reader(handle))
@@ -45,7 +46,7 @@ def test_default_command_writes_spec_csv_table_and_plot(serial_csv):
                            "p@1000", "p@5000", "map@100", "map@1000", "map@5000", "added_val_flag",
                            "seed_used"]
     assert {"bits", "epochs", "train_seconds", "eval_seconds"} <= set(header)
-    assert header[-2:] == ["ties", "codes_file"]
+    assert header[-3:] == ["ties", "codes_file", "model_options"]
     rows = rows_of(serial_csv)
     assert [r["algorithm"] for r in rows] == ["PHS_GS", "SSB_VAE"]
     assert all(r["ties"] == "expected" for r in rows)
@@ -143,6 +144,7 @@ def test_resume_skips_rows_already_in_the_csv(serial_csv, capsys):
     assert serial_csv.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_an_incomplete_last_row_is_dropped_and_run_again(serial_csv, tmp_path):
     out = tmp_path / "cut.csv"
     complete = serial_csv.read_bytes()
@@ -151,12 +153,14 @@ def test_an_incomplete_last_row_is_dropped_and_run_again(serial_csv, tmp_path):
     assert metric_rows(out) == metric_rows(serial_csv)
 
 
+@pytest.mark.slow
 def test_two_local_jobs_give_the_same_rows(serial_csv, tmp_path):
     out = tmp_path / "parallel.csv"
     assert runner.main([*QUICK, "--out", str(out), "--jobs", "2", "--no-report"]) == 0
     assert metric_rows(out) == metric_rows(serial_csv)
 
 
+@pytest.mark.slow
 def test_ray_backend_gives_the_same_rows(serial_csv, tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -169,6 +173,7 @@ def test_ray_backend_gives_the_same_rows(serial_csv, tmp_path):
         ray.shutdown()
 
 
+@pytest.mark.slow
 @expected_float32_overflow
 def test_failed_run_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
     out = tmp_path / "nan.csv"
@@ -189,6 +194,10 @@ def test_failed_run_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
         (["--levels", "1.5"], r"level must lie in \(0, 1\]"),
         (["--bits", "0"], "--bits must be at least 1"),
         (["--preset", "paper"], "no entry for dataset=digits, bits=16, method=vdsh-s, level=0.1.*--alpha"),
+        (["--model-option", "label_prior=true"], "NAME one of pairs, similarity"),
+        (["--model-option", "hidden_units=wide"], "hidden_units takes a int value"),
+        (["--model-option", "similarity=cosine"], "similarity must be one of"),
+        (["--model-option", "pairs=labelled", "--model-option", "pairs=all"], "pairs is given twice"),
     ],
 )
 def test_bad_arguments_fail_before_training(arguments, message, tmp_path, capsys):
@@ -408,6 +417,7 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has ended; only its parent has not collected it
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_workers_end_when_the_runner_is_killed(tmp_path):
     """A runner killed by a signal never shuts its pool down: its workers must not train on."""
@@ -425,3 +435,34 @@ def test_workers_end_when_the_runner_is_killed(tmp_path):
     while any(map(_running, workers)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not any(map(_running, workers))
+
+
+def test_model_options_enter_the_key_the_column_and_the_file_names(tmp_path, capsys):
+    out = tmp_path / "options.csv"
+    quick = ["--methods", "phs-gs", "--levels", "1.0", "--epochs", "1", "--no-report", "--out", str(out)]
+    assert runner.main([*quick, "--model-option", "pairs=labelled", "--model-option", "hidden_units=20"]) == 0
+    assert runner.main([*quick, "--model-option", "pairs=all"]) == 0  # the default: no option at all
+    rows = rows_of(out)
+    assert [row["model_options"] for row in rows] == ["hidden_units=20;pairs=labelled", ""]
+    assert rows[0]["p@100"] != rows[1]["p@100"]
+    assert "hidden_units-20_pairs-labelled" in rows[0]["codes_file"]
+    assert load_codes(out.parent / rows[0]["codes_file"]).key["model_options"] == rows[0]["model_options"]
+    capsys.readouterr()
+    assert runner.main([*quick, "--model-option", "pairs=labelled", "--model-option", "hidden_units=20"]) == 0
+    assert "1 already in" in capsys.readouterr().out
+    assert report.verify(out) == []
+
+
+def test_a_csv_written_before_model_options_resumes_and_verifies(serial_csv, tmp_path, capsys):
+    """The layout without the model_options column (every committed study) keeps its keys."""
+    old = tmp_path / "old.csv"
+    rows = rows_of(serial_csv)
+    columns = [column for column in rows[0] if column != "model_options"]
+    old.write_text(csv_line(columns) + "".join(csv_line([row[c] for c in columns]) for row in rows))
+    (tmp_path / "digits_codes").symlink_to(serial_csv.parent / "digits_codes")
+    assert report.verify(old) == []
+    assert runner.main([*QUICK, "--out", str(old), "--no-report"]) == 0
+    assert "0 to run" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        runner.main([*QUICK, "--out", str(old), "--no-report", "--model-option", "pairs=labelled"])
+    assert "written before model options" in capsys.readouterr().err

@@ -86,7 +86,7 @@ def _inputs(model, features):
 @pytest.mark.parametrize("method", ssb_vae.METHODS)
 def test_a_sparse_model_adds_the_same_losses_as_the_dense_model(rng, method):
     """Built with the same seed, both have the same weights and noise; on one batch their loss
-    terms agree to float rounding (the dense model's total is checked against SPEC §3 in
+    terms agree to float rounding (the dense model's total is checked against docs/method.md §3 in
     test_losses)."""
     x = random_csr(rng, 20, 30, 0.2, empty_rows=(5,))
     from ssb_vae.training import training_features
@@ -102,6 +102,7 @@ def test_a_sparse_model_adds_the_same_losses_as_the_dense_model(rng, method):
     np.testing.assert_allclose(totals[1], totals[0], rtol=2e-5)
 
 
+@pytest.mark.slow
 def test_sparse_fit_follows_the_dense_fit_on_real_data():
     """20 Newsgroups, 2,000 items, seeded ssb-vae: the running loss of the first 20 steps of the
     sparse path stays with the dense path's (same weights, same batches, same noise)."""
@@ -124,6 +125,7 @@ def test_sparse_fit_follows_the_dense_fit_on_real_data():
     np.testing.assert_allclose(curves[1], curves[0], rtol=2e-3)
 
 
+@pytest.mark.slow
 def test_a_saved_sparse_model_reloads_and_gives_the_same_codes_from_csr_and_dense(rng, tmp_path):
     x = random_csr(rng, 300, 50, 0.1, empty_rows=(7,))
     labels = rng.integers(0, 3, 300)

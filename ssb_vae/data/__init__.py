@@ -1,4 +1,4 @@
-"""The data layer: one loader per dataset of SPEC §5, all returning a ``Dataset``."""
+"""The data layer: one loader per dataset of docs/method.md §5, all returning a ``Dataset``."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from ssb_vae.data.core import Dataset, Split
 from ssb_vae.data.pipeline import TextPipeline
 from ssb_vae.files import replacing
 
-# 2: every part in a seeded random order (SPEC §5); 3: the text pipeline is kept. Older entries
+# 2: every part in a seeded random order (docs/method.md §5); 3: the text pipeline is kept. Older entries
 # are never served.
 FORMAT_VERSION = 3
 PARTS = ("train", "validation", "test")

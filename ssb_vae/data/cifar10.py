@@ -1,4 +1,4 @@
-"""CIFAR-10 as 512-d VGG16 features (SPEC §5), and the command that computes them.
+"""CIFAR-10 as 512-d VGG16 features (docs/method.md §5), and the command that computes them.
 
 The features file holds one row per image in the order of ``keras.datasets.cifar10``: the 50,000
 training images, then the 10,000 test images. Compute it with

@@ -1,4 +1,4 @@
-"""The structure every loader returns, and the semi-supervised protocol of SPEC §5."""
+"""The structure every loader returns, and the semi-supervised protocol of docs/method.md §5."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-SPLIT_SEED = 0  # the fixed seed of every dataset's train/validation/test split (SPEC §5)
+SPLIT_SEED = 0  # the fixed seed of every dataset's train/validation/test split (docs/method.md §5)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def _stack(top, bottom):
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset in three parts; the retrieval database is train ∪ validation (SPEC §5)."""
+    """A dataset in three parts; the retrieval database is train ∪ validation (docs/method.md §5)."""
 
     name: str
     train: Split
@@ -133,7 +133,7 @@ def labelled_mask(n_items: int, level: float, rng: np.random.Generator) -> np.nd
 def split_indices(n_items: int, fractions: tuple, seed: int = SPLIT_SEED) -> list[np.ndarray]:
     """A seeded random partition of range(n_items) into consecutive parts of the given fractions.
 
-    Each part keeps the order of the permutation (SPEC §5: never sorted, so that the storage order
+    Each part keeps the order of the permutation (docs/method.md §5: never sorted, so that the storage order
     of a part says nothing about its labels).
     """
     order = np.random.default_rng(seed).permutation(n_items)
@@ -143,5 +143,5 @@ def split_indices(n_items: int, fractions: tuple, seed: int = SPLIT_SEED) -> lis
 
 def storage_order(n_items: int, part: str) -> np.ndarray:
     """The fixed random order in which a part given as a whole (a test file, a .mat matrix) is
-    stored (SPEC §5); ``part`` names it, so that each part gets an order of its own."""
+    stored (docs/method.md §5); ``part`` names it, so that each part gets an order of its own."""
     return np.random.default_rng([SPLIT_SEED, zlib.crc32(part.encode())]).permutation(n_items)

@@ -1,4 +1,4 @@
-"""scikit-learn's bundled 8×8 digits (SPEC §5): the embedded default, no download needed."""
+"""scikit-learn's bundled 8×8 digits (docs/method.md §5): the embedded default, no download needed."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ TEST_PER_CLASS = 20
 def load() -> Dataset:
     """x = pixels / 16; target = x normalized to sum 1; test = 20 per class; val = 10% of the rest.
 
-    Every part is in a seeded random order (SPEC §5).
+    Every part is in a seeded random order (docs/method.md §5).
     """
     bunch = load_digits()
     x = (bunch.data / 16.0).astype(np.float32)

@@ -1,4 +1,4 @@
-"""Datasets stored as a MATLAB ``.mat`` file in the layout of public semantic-hashing data (SPEC §5).
+"""Datasets stored as a MATLAB ``.mat`` file in the layout of public semantic-hashing data (docs/method.md §5).
 
 Matrices ``train``, ``cv``, ``test`` (items × features, usually sparse TF-IDF) and ``gnd_train``,
 ``gnd_cv``, ``gnd_test`` (items × classes, one- or multi-hot). ``tmc.tfidf.mat`` is the
@@ -51,7 +51,7 @@ def _split(name: str, features, ground_truth, multilabel: bool, drop_empty: bool
     if drop_empty:
         kept = np.flatnonzero(x.getnnz(axis=1) > 0)
         x, ground_truth = x[kept], ground_truth[kept]
-    order = storage_order(x.shape[0], f"mat/{name}")  # SPEC §5: not in the file's order
+    order = storage_order(x.shape[0], f"mat/{name}")  # docs/method.md §5: not in the file's order
     x, ground_truth = x[order], ground_truth[order]
     labels = ground_truth.astype(np.uint8) if multilabel else ground_truth.argmax(axis=1)
     return Split(x, normalize_rows(x), labels)
@@ -82,7 +82,7 @@ def _dataset(path: Path, name: str) -> Dataset:
 def load(path, cache_dir: Path | None, name: str | None = None) -> Dataset:
     """Loads any ``.mat`` file of the layout above; training rows that are all zero are dropped.
 
-    Each part is returned in a seeded random order (SPEC §5), not in the file's.
+    Each part is returned in a seeded random order (docs/method.md §5), not in the file's.
     """
     path = Path(path)
     name = name or path.name.split(".")[0]

@@ -1,4 +1,4 @@
-"""20 Newsgroups, "bydate" version (SPEC §5): all 18,846 posts pooled, split 60/20/20, TF-IDF."""
+"""20 Newsgroups, "bydate" version (docs/method.md §5): all 18,846 posts pooled, split 60/20/20, TF-IDF."""
 
 from __future__ import annotations
 

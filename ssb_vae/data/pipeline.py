@@ -1,7 +1,7 @@
 """A text dataset's fitted vectorizer, kept so that a saved model can hash raw text.
 
 Saved as JSON (kind, settings, vocabulary in column order, idf): no pickle, readable, and rebuilt
-into the same scikit-learn vectorizer, which gives identical features. Two kinds (SPEC §5):
+into the same scikit-learn vectorizer, which gives identical features. Two kinds (docs/method.md §5):
 ``tfidf`` (x = TF-IDF, 20 Newsgroups and CSV corpora) and ``log-tf`` (x = log(1 + term counts),
 web Snippets).
 """

@@ -1,4 +1,4 @@
-"""Web search snippets (Phan et al. 2008; SPEC §5): train.txt split 90/10, test.txt as queries.
+"""Web search snippets (Phan et al. 2008; docs/method.md §5): train.txt split 90/10, test.txt as queries.
 
 Every part is stored in a seeded random order, not in the files' (class) order.
 """
@@ -54,7 +54,7 @@ def _read(directory: Path) -> tuple[list[Path], dict[str, bytes]]:
 def _dataset(contents: dict[str, bytes]) -> Dataset:
     train_texts, train_labels = parse_lines(contents["train.txt"], "train.txt")
     test_texts, test_labels = parse_lines(contents["test.txt"], "test.txt")
-    test_order = storage_order(len(test_texts), "snippets/test.txt")  # SPEC §5: not in file order
+    test_order = storage_order(len(test_texts), "snippets/test.txt")  # docs/method.md §5: not in file order
     test_texts, test_labels = [test_texts[i] for i in test_order], [test_labels[i] for i in test_order]
     classes = sorted(set(train_labels) | set(test_labels))
     index = {name: i for i, name in enumerate(classes)}

@@ -1,4 +1,4 @@
-"""Text to sparse features (SPEC §5): TF-IDF for newsgroup-like corpora, log-tf for snippets.
+"""Text to sparse features (docs/method.md §5): TF-IDF for newsgroup-like corpora, log-tf for snippets.
 
 Vectorizers are scikit-learn's, fitted on the training part only and kept with the dataset as a
 ``TextPipeline`` (saved beside a model, so that it can hash raw text); everything stays CSR.
@@ -44,8 +44,8 @@ def tfidf_dataset(
     """Splits ``texts`` (at random with a fixed seed, or by the given ``parts``: row indices of
     train, validation, test), fits TF-IDF on train and drops the rows that are empty after it.
 
-    x = TF-IDF over the most frequent terms; target = x normalized to sum 1 (SPEC §5, `20news`).
-    Given parts are stored in a seeded random order, like split ones (SPEC §5).
+    x = TF-IDF over the most frequent terms; target = x normalized to sum 1 (docs/method.md §5, `20news`).
+    Given parts are stored in a seeded random order, like split ones (docs/method.md §5).
     """
     texts = np.asarray(texts, dtype=object)
     if parts is None:
@@ -72,7 +72,7 @@ def tfidf_dataset(
 
 def snippet_features(train_texts, other_texts: list) -> tuple[TextPipeline, list[tuple]]:
     """The fitted pipeline, and (x, target) per part: x = log(1 + tf), target = tf normalized to
-    sum 1 (SPEC §5, `snippets`)."""
+    sum 1 (docs/method.md §5, `snippets`)."""
     pipeline = TextPipeline.fit("log-tf", SNIPPET_SETTINGS, train_texts)
     counts = [pipeline.vectorize(texts) for texts in [train_texts, *other_texts]]
     return pipeline, [(pipeline.to_input(tf), normalize_rows(tf)) for tf in counts]

@@ -1,4 +1,4 @@
-"""Hash a dataset with a saved model: ``python -m ssb_vae.hash MODEL.keras --dataset NAME --out FILE``.
+"""Hash a dataset with a saved model: ``python -m ssb_vae.hashing MODEL.keras --dataset NAME --out FILE``.
 
 Writes the codes (uint8 0/1, items × bits) of the database or query items as ``.npy``, or as
 text (one line of 0/1 per item) when FILE ends in ``.txt``. An existing FILE is not replaced
@@ -29,7 +29,7 @@ def write_codes(codes: np.ndarray, path: Path, force: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ssb_vae.hash", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="ssb-vae hash", description=__doc__.split("\n")[0])
     parser.add_argument("model", help="a .keras file saved by ssb_vae (e.g. run_experiments.py --save-models)")
     parser.add_argument("--dataset", required=True, help="dataset name or .mat/.csv/.tsv path")
     parser.add_argument("--data-dir", default="data", help="folder holding the dataset files")
