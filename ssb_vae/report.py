@@ -4,15 +4,13 @@ The paper's table (docs/method.md §7): the mean of a metric over repetitions, o
 algorithm), one column per supervision level, written as CSV and LaTeX. Plots: the metric against
 the level, one line per method with a band from the lowest to the highest repetition.
 
-``--recompute --out Y.csv`` rescores every row from its stored codes (docs/method.md §7) under a tie mode
-(docs/method.md §6), without training and without TensorFlow.
+``--recompute --out Y.csv`` and ``--verify`` rescore every row from its stored codes
+(``ssb_vae.rescoring``); ``--codes`` summarises the codes behind each row.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 from pathlib import Path
 
 import matplotlib
@@ -22,13 +20,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ssb_vae.codes import load_codes  # noqa: E402
-from ssb_vae.evaluation import TIE_MODES, evaluate  # noqa: E402
-from ssb_vae.results import COLUMNS, METRIC_KS, METRICS, POSITION_TIES_COLUMNS, READABLE_LAYOUTS, row_key, write_rows  # noqa: E402
+from ssb_vae.evaluation import TIE_MODES  # noqa: E402
+from ssb_vae.rescoring import recompute, rows_with_codes, verify  # noqa: E402
+from ssb_vae.results import COLUMNS, METRICS  # noqa: E402
 
 ROW_KEYS = ["dataset", "bits", "algorithm"]
 METHOD_ORDER = ["SSB_VAE", "PHS_GS", "VDSH_S", "BVAE", "VDSH"]
-ARTIFACT_METRICS = ("p@100", "map@100")
 
 
 def load_results(path) -> pd.DataFrame:
@@ -143,82 +140,12 @@ def comparison_table(results: pd.DataFrame, metric: str = "p@100", method: str =
     return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2]), row[3]))]
 
 
-def _rows_with_codes(csv_path, purpose: str):
-    """Each row of a results CSV with its stored codes; a ValueError naming ``purpose`` if the CSV
-    stores none."""
-    csv_path = Path(csv_path)
-    with open(csv_path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or "codes_file" not in rows[0]:
-        raise ValueError(f"{csv_path} has no stored codes: {purpose}")
-    for row in rows:
-        yield row, load_codes(csv_path.parent / row["codes_file"])
-
-
-def storage_order_scores(csv_path) -> pd.DataFrame:
-    """Every row's stored codes scored twice, without training: tie-aware (the default, docs/method.md §6),
-    and with the database sorted by class and ties broken by position (what the superseded tables
-    did). Means over repetitions, one row per (dataset, bits, algorithm, level)."""
-    scored = []
-    for row, codes in _rows_with_codes(csv_path, "the artifact can only be measured from them"):
-        labels = codes.db_labels
-        by_class = np.lexsort(labels.T[::-1]) if labels.ndim == 2 else np.argsort(labels, kind="stable")
-        default = evaluate(codes.db_codes, codes.query_codes, labels, codes.query_labels, ks=(100,))
-        superseded = evaluate(codes.db_codes[by_class], codes.query_codes, labels[by_class],
-                              codes.query_labels, ks=(100,), ties="index")
-        scored.append({"dataset": row["dataset"], "bits": int(row["bits"]), "algorithm": row["algorithm"],
-                       "level": float(row["level"]), "repetitions": 1,
-                       **{f"{m} {kind}": scores[m] for kind, scores in (("tie-aware", default),
-                          ("class order", superseded)) for m in ARTIFACT_METRICS}})
-    table = pd.DataFrame(scored).groupby(ROW_KEYS + ["level"]).agg(
-        {"repetitions": "sum", **{c: "mean" for c in scored[0] if "@" in c}})
-    for metric in ARTIFACT_METRICS:
-        table[f"{metric} difference"] = table[f"{metric} class order"] - table[f"{metric} tie-aware"]
-    return table
-
-
-def artifact_table(csv_path, threshold: float = 0.01, scores: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The size of the storage-order artifact (docs/method.md §6): :func:`storage_order_scores` (or the
-    ``scores`` it already returned), only the cells where P@100 or MAP@100 differ by more than
-    ``threshold``."""
-    scores = storage_order_scores(csv_path) if scores is None else scores
-    differs = (scores[[f"{metric} difference" for metric in ARTIFACT_METRICS]].abs() > threshold).any(axis=1)
-    return scores[differs]
-
-
-def superseded_table(scores: pd.DataFrame, superseded: pd.DataFrame) -> pd.DataFrame:
-    """What changed from a superseded study, and how much of it the metric rule explains.
-
-    ``scores`` is :func:`storage_order_scores` of the new study; ``superseded`` the rows of the old
-    CSV (no codes, scored the old way). Per cell present in both, for P@100 and MAP@100: the old
-    mean, the new codes scored the old way (``class order``), the new default (``tie-aware``),
-    ``change`` = tie-aware − superseded, split into ``rule`` = tie-aware − class order (the metric
-    alone, same codes) and ``rest`` = class order − superseded (everything else: training on
-    shuffled storage, the third seed).
-    """
-    missing = [m for m in ARTIFACT_METRICS if m not in superseded]
-    if missing:
-        raise ValueError(f"the superseded CSV has no column {missing[0]!r}")
-    old = superseded.groupby(ROW_KEYS + ["level"]).agg(
-        **{"superseded repetitions": (ARTIFACT_METRICS[0], "count")},
-        **{f"{m} superseded": (m, "mean") for m in ARTIFACT_METRICS})
-    table = old.join(scores, how="inner")
-    columns = ["superseded repetitions", "repetitions"]
-    for m in ARTIFACT_METRICS:
-        table[f"{m} change"] = table[f"{m} tie-aware"] - table[f"{m} superseded"]
-        table[f"{m} rule"] = table[f"{m} tie-aware"] - table[f"{m} class order"]
-        table[f"{m} rest"] = table[f"{m} class order"] - table[f"{m} superseded"]
-        columns += [f"{m} {kind}" for kind in ("superseded", "class order", "tie-aware", "change", "rule", "rest")]
-    table = table[columns]
-    return table.loc[sorted(table.index, key=lambda row: (row[0], row[1], _rank(row[2]), row[3]))]
-
-
 def codes_table(csv_path) -> pd.DataFrame:
     """What each row's stored codes look like (read before writing a finding): the number of
     distinct database codes, their share of the database, and the largest group of items that
     share one code, next to the row's P@100. One row per CSV row, in its order."""
     summary = []
-    for row, codes in _rows_with_codes(csv_path, "nothing to summarise"):
+    for row, codes in rows_with_codes(csv_path, "nothing to summarise"):
         _, sizes = np.unique(np.packbits(codes.db_codes, axis=1), axis=0, return_counts=True)
         summary.append({**{key: row[key] for key in ("dataset", "bits", "algorithm", "level", "seed_used")},
                         "p@100": float(row["p@100"]), "database": len(codes.db_codes),
@@ -295,72 +222,8 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
     return first_table, written
 
 
-def _read_scored_csv(csv_path) -> list[dict]:
-    """The rows of a results CSV with stored codes, or a ValueError saying why it has none."""
-    csv_path = Path(csv_path)
-    if not csv_path.exists():
-        raise FileNotFoundError(f"no results file {csv_path}")
-    with open(csv_path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        header, rows = tuple(reader.fieldnames or ()), list(reader)
-    if header == POSITION_TIES_COLUMNS:
-        raise ValueError(f"{csv_path} was written before codes were stored: its rows cannot be "
-                         "recomputed without training them again")
-    if header not in READABLE_LAYOUTS:
-        raise ValueError(f"{csv_path} is not a results CSV of run_experiments.py with stored codes")
-    return rows
-
-
-def _rescore(csv_path: Path, number: int, row: dict, ties: str, seed: int | None) -> dict:
-    """The metrics of one row (CSV line ``number``) recomputed from its stored codes."""
-    codes_path = csv_path.parent / row["codes_file"]
-    codes = load_codes(codes_path)
-    if row_key(codes.key) != row_key(row):
-        raise ValueError(f"{csv_path}, line {number}: {codes_path} holds the codes of another run")
-    return evaluate(codes.db_codes, codes.query_codes, codes.db_labels, codes.query_labels,
-                    ks=METRIC_KS, ties=ties, seed=int(row["seed_used"]) if seed is None else seed)
-
-
-def recompute(csv_path, out_path, ties: str = "expected", seed: int | None = None,
-              force: bool = False) -> Path:
-    """Rescores every row of a results CSV from its stored codes and writes them to ``out_path``.
-
-    The metric columns and ``ties`` are replaced; every other column is copied as written (the
-    timings stay those of the original runs). ``ties="random"`` draws each row's order from
-    ``seed``, or from the row's own seed when ``seed`` is None. The input is never modified, and
-    an existing ``out_path`` is replaced only with ``force``.
-    """
-    csv_path, out_path = Path(csv_path), Path(out_path)
-    if ties not in TIE_MODES:
-        raise ValueError(f"unknown ties mode {ties!r}; valid modes: {', '.join(TIE_MODES)}")
-    rows = _read_scored_csv(csv_path)
-    if out_path.resolve() == csv_path.resolve():
-        raise ValueError("--out must name a new file: the input CSV is never modified")
-    if out_path.exists() and not force:
-        raise ValueError(f"{out_path} exists; pass --force to replace it, or choose another --out")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    for number, row in enumerate(rows, start=2):
-        scores = _rescore(csv_path, number, row, ties, seed)
-        row.update({metric: scores[metric] for metric in METRICS}, ties=ties,
-                   codes_file=Path(os.path.relpath(csv_path.parent / row["codes_file"], out_path.parent)).as_posix())
-    write_rows(out_path, rows)
-    return out_path
-
-
-def verify(csv_path) -> list[str]:
-    """Recomputes every row's metrics from its stored codes, under the row's own tie mode, and
-    returns one line per cell that differs from the CSV (empty: every number is reproduced)."""
-    csv_path = Path(csv_path)
-    differences = []
-    for number, row in enumerate(_read_scored_csv(csv_path), start=2):
-        scores = _rescore(csv_path, number, row, row["ties"], None)
-        differences += [f"{csv_path}, line {number}, {metric}: CSV {row[metric]}, codes give {scores[metric]!r}"
-                        for metric in METRICS if float(row[metric]) != scores[metric]]
-    return differences
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ssb_vae.report",
+    parser = argparse.ArgumentParser(prog="ssb-vae report",
                                      description="Tables (CSV, LaTeX) and plots from a results CSV.")
     parser.add_argument("csv", help="a results CSV written by run_experiments.py")
     parser.add_argument("--metric", nargs="+", default=["p@100"],
@@ -374,18 +237,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=None,
                         help="with --recompute --ties random: the order's seed (default: each row's seed)")
     parser.add_argument("--force", action="store_true", help="with --recompute: replace an existing --out")
-    parser.add_argument("--artifact", action="store_true",
-                        help="also write <csv>_artifact.csv: the stored codes scored on a class-sorted "
-                             "database with ties by position, next to the default, where they differ by > 0.01")
     parser.add_argument("--verify", action="store_true",
                         help="recompute every row from its stored codes and check it equals the CSV; "
                              "exit with status 1 listing the cells that differ")
     parser.add_argument("--codes", action="store_true",
                         help="also write <csv>_codes_summary.csv: per row, the distinct database codes "
                              "and the largest group of items sharing one code")
-    parser.add_argument("--superseded", metavar="OLD.csv", default=None,
-                        help="also write <csv>_superseded.csv: per cell, OLD.csv's mean next to the stored "
-                             "codes scored the old way and the default, the change split into rule and rest")
     args = parser.parse_args(argv)
     if args.verify:
         try:
@@ -404,31 +261,21 @@ def main(argv: list[str] | None = None) -> None:
             out_dir = None
             print(f"recomputed every row of {args.csv} with ties={args.ties} into {source}")
         table, written = write_report(source, out_dir, args.metric)
-        scores = storage_order_scores(source) if args.artifact or args.superseded else None
-        if args.artifact:
-            artifact = artifact_table(source, scores=scores)
-            path = Path(out_dir or Path(source).parent) / f"{Path(source).stem}_artifact.csv"
-            artifact.to_csv(path, float_format="%.4f")
-            written.append(path)
-            print(f"storage-order artifact, {len(artifact)} cell(s) differing by more than 0.01:")
-            print(artifact.to_string(float_format=lambda v: f"{v:.4f}"))
-        if args.superseded:
-            changes = superseded_table(scores, load_results(args.superseded))
-            path = Path(out_dir or Path(source).parent) / f"{Path(source).stem}_superseded.csv"
-            changes.to_csv(path, float_format="%.4f")
-            written.append(path)
-            print(f"against {args.superseded}, {len(changes)} cell(s) in both:")
-            print(changes.to_string(float_format=lambda v: f"{v:.3f}"))
         if args.codes:
             summary = codes_table(source)
-            path = Path(out_dir or Path(source).parent) / f"{Path(source).stem}_codes_summary.csv"
-            summary.to_csv(path, index=False, float_format="%.4f")
-            written.append(path)
+            written.append(write_beside(summary, source, out_dir, "codes_summary", index=False))
             print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
     print("wrote " + ", ".join(str(path) for path in written))
+
+
+def write_beside(table: pd.DataFrame, source, out_dir, name: str, index: bool = True) -> Path:
+    """Writes ``table`` as ``<source stem>_<name>.csv`` in ``out_dir`` (default: beside ``source``)."""
+    path = Path(out_dir or Path(source).parent) / f"{Path(source).stem}_{name}.csv"
+    table.to_csv(path, index=index, float_format="%.4f")
+    return path
 
 
 if __name__ == "__main__":

@@ -396,7 +396,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None,
                    help="preprocessed-data cache folder (None: $SSB_VAE_CACHE or ~/.cache/ssb_vae)")
     p.add_argument("--out", default=None,
-                   help="results CSV (None: results/<dataset>.csv); rows already in it are skipped")
+                   help="results CSV (None: results/demo/<dataset>.csv); rows already in it are skipped")
     p.add_argument("--save-models", metavar="DIR", default=None, help="save every trained model here")
     p.add_argument("--overwrite-models", action="store_true",
                    help="with --save-models: replace a model file of the same name (default: keep "
@@ -412,7 +412,7 @@ def parser() -> argparse.ArgumentParser:
 
 def default_output(datasets: list[str]) -> Path:
     name = "_".join(Path(d).stem for d in datasets)
-    return Path("results") / f"{name}.csv"
+    return Path("results") / "demo" / f"{name}.csv"  # apart from the committed studies (ignored by git)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import expected_float32_overflow
 from ssb_vae import hashing as hash_command
-from ssb_vae import report, runner
+from experiments.paper_preset import forensics
+from ssb_vae import report, rescoring, runner
 from ssb_vae.codes import load_codes
 from ssb_vae.evaluation import evaluate
 from ssb_vae.results import KEY_COLUMNS, METRICS, POSITION_TIES_COLUMNS, csv_line
@@ -274,7 +275,7 @@ def test_hash_command_writes_codes_and_keeps_existing_files(serial_csv, tmp_path
 
 
 def test_artifact_table_scores_the_stored_codes_in_class_order(serial_csv, tmp_path, capsys):
-    cells = report.artifact_table(serial_csv, threshold=0.0)
+    cells = forensics.artifact_table(serial_csv, threshold=0.0)
     assert len(cells) == 2 and set(cells["repetitions"]) == {1}
     row = rows_of(serial_csv)[1]
     codes = load_codes(serial_csv.parent / row["codes_file"])
@@ -285,20 +286,20 @@ def test_artifact_table_scores_the_stored_codes_in_class_order(serial_csv, tmp_p
     assert cell["p@100 class order"] == pytest.approx(expected["p@100"])
     assert cell["p@100 tie-aware"] == pytest.approx(float(row["p@100"]))
     assert cell["map@100 difference"] == pytest.approx(expected["map@100"] - float(row["map@100"]))
-    report.main([str(serial_csv), "--artifact", "--out", str(tmp_path)])
-    assert "storage-order artifact" in capsys.readouterr().out
+    forensics.main([str(serial_csv), "--artifact", "--out", str(tmp_path)])
+    assert "differing by more than 0.01" in capsys.readouterr().out
     assert (tmp_path / "digits_artifact.csv").exists()
 
 
 def test_superseded_table_splits_the_change_into_rule_and_rest(serial_csv, tmp_path, capsys):
-    scores = report.storage_order_scores(serial_csv)
+    scores = forensics.storage_order_scores(serial_csv)
     row = rows_of(serial_csv)[1]
     cell_key = ("digits", 16, row["algorithm"], 0.5)
     old = [{"dataset": "digits", "bits": 16, "algorithm": row["algorithm"], "level": 0.5, "seed_used": seed,
             "p@100": p, "map@100": m} for seed, p, m in ((20, 0.40, 0.30), (144, 0.50, 0.50))]
     old.append({"dataset": "digits", "bits": 32, "algorithm": row["algorithm"], "level": 0.5, "seed_used": 20,
                 "p@100": 0.9, "map@100": 0.9})  # no such cell in the new study: left out
-    table = report.superseded_table(scores, pd.DataFrame(old).sample(frac=1.0, random_state=1))
+    table = forensics.superseded_table(scores, pd.DataFrame(old).sample(frac=1.0, random_state=1))
     assert list(table.index) == [cell_key]
     cell, new = table.loc[cell_key], scores.loc[cell_key]
     assert cell["superseded repetitions"] == 2 and cell["p@100 superseded"] == pytest.approx(0.45)
@@ -308,10 +309,10 @@ def test_superseded_table_splits_the_change_into_rule_and_rest(serial_csv, tmp_p
     assert cell["map@100 rest"] == pytest.approx(new["map@100 class order"] - 0.40)
     assert cell["p@100 rule"] + cell["p@100 rest"] == pytest.approx(cell["p@100 change"])
     with pytest.raises(ValueError, match="no column 'map@100'"):
-        report.superseded_table(scores, pd.DataFrame(old).drop(columns="map@100"))
+        forensics.superseded_table(scores, pd.DataFrame(old).drop(columns="map@100"))
     old_csv = tmp_path / "old.csv"
     pd.DataFrame(old).to_csv(old_csv, index=False)
-    report.main([str(serial_csv), "--superseded", str(old_csv), "--out", str(tmp_path)])
+    forensics.main([str(serial_csv), "--superseded", str(old_csv), "--out", str(tmp_path)])
     assert "1 cell(s) in both" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "digits_superseded.csv")) == 1
 
@@ -347,7 +348,7 @@ def test_degradation_is_taken_within_each_repetition(tmp_path):
     pd.DataFrame(rows).to_csv(path, index=False)
     report.main([str(path)])
     assert (tmp_path / "toy_p100_degradation.csv").exists() and (tmp_path / "toy_p100_comparison.csv").exists()
-    for table in (report.codes_table, report.artifact_table):
+    for table in (report.codes_table, forensics.artifact_table):
         with pytest.raises(ValueError, match="has no stored codes"):
             table(path)
 
@@ -387,7 +388,7 @@ def test_verify_reproduces_every_cell_and_names_a_changed_one(serial_csv, capsys
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    differences = report.verify(tampered)
+    differences = rescoring.verify(tampered)
     assert len(differences) == 1 and "line 3, map@1000" in differences[0]
     with pytest.raises(SystemExit) as failed:
         report.main([str(tampered), "--verify"])
@@ -450,7 +451,7 @@ def test_model_options_enter_the_key_the_column_and_the_file_names(tmp_path, cap
     capsys.readouterr()
     assert runner.main([*quick, "--model-option", "pairs=labelled", "--model-option", "hidden_units=20"]) == 0
     assert "1 already in" in capsys.readouterr().out
-    assert report.verify(out) == []
+    assert rescoring.verify(out) == []
 
 
 def test_a_csv_written_before_model_options_resumes_and_verifies(serial_csv, tmp_path, capsys):
@@ -460,7 +461,7 @@ def test_a_csv_written_before_model_options_resumes_and_verifies(serial_csv, tmp
     columns = [column for column in rows[0] if column != "model_options"]
     old.write_text(csv_line(columns) + "".join(csv_line([row[c] for c in columns]) for row in rows))
     (tmp_path / "digits_codes").symlink_to(serial_csv.parent / "digits_codes")
-    assert report.verify(old) == []
+    assert rescoring.verify(old) == []
     assert runner.main([*QUICK, "--out", str(old), "--no-report"]) == 0
     assert "0 to run" in capsys.readouterr().out
     with pytest.raises(SystemExit):

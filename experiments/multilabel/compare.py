@@ -10,8 +10,8 @@ experiments' multi-label dataset (the TMC rows of the paper preset), 30 epochs. 
 run (P@100, MAP@100 tie-aware, distinct database codes, largest group), each run's codes stored
 beside the CSV. Resumable; ``--shard i/n`` runs every n-th run so n processes can share the grid.
 
-    python results/multilabel/compare.py --out results/multilabel/compare.csv [--shard 0/2]
-    python results/multilabel/compare.py --out results/multilabel/compare.csv --summary
+    python -m experiments.multilabel.compare --out results/multilabel/compare.csv [--shard 0/2]
+    python -m experiments.multilabel.compare --out results/multilabel/compare.csv --summary
 
 ``--variant jaccard+confidence`` runs only that variant's runs of the grid.
 
@@ -19,7 +19,7 @@ beside the CSV. Resumable; ``--shard i/n`` runs every n-th run so n processes ca
 protocol that never touches the test posts: the database is the training split, the queries are
 the validation split (docs/method.md §5's parts), labels kept for the level's share of the training split.
 
-    python results/multilabel/compare.py --validation --out results/multilabel/validation.csv
+    python -m experiments.multilabel.compare --validation --out results/multilabel/validation.csv
 """
 
 from __future__ import annotations
@@ -28,12 +28,10 @@ import argparse
 import csv
 import dataclasses
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -6,18 +6,16 @@ the predicted label probabilities (mean, share above 0.5, predicted cardinality 
 similarity S among them and between them and the labelled items (mean, share above 1); and the
 number of distinct database codes.
 
-    python results/multilabel/diagnose.py --method ssb-vae --similarity dot --level 0.1 --out X.csv
+    python -m experiments.multilabel.diagnose --method ssb-vae --similarity dot --level 0.1 --out X.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -2,19 +2,17 @@
 relabelled as multi-label), SSB-VAE at 16 bits, 10% labels, TMC weights, seed 20: distinct
 database codes and P@100 after 15 and 30 epochs for the default and the named alternatives.
 
-    python results/multilabel/small_mat.py [--data-dir ../shared/data]
+    python -m experiments.multilabel.small_mat [--data-dir ../shared/data]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
