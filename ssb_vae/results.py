@@ -31,19 +31,21 @@ PACKAGE_COLUMNS = (
 )
 # ``ties``: the tie mode of the metric columns (docs/method.md §6); ``codes_file``: the run's stored codes
 # (docs/method.md §7), relative to the CSV's folder
-# ``model_options``: build_model options other than the defaults, as canonical text (runner.py)
-COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file", "model_options")
-# the layout of CSVs written before model options were recorded: every row has the defaults
-DEFAULT_OPTIONS_COLUMNS = COLUMNS[:-1]
+# ``model_options``: build_model options other than the defaults, as canonical text (runner.py);
+# ``protocol``: what the run fitted on and was scored on (ssb_vae.protocols)
+COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file", "model_options", "protocol")
+# the layout of CSVs written before model options and protocols were recorded: every row has the
+# default options and the test protocol
+DEFAULT_OPTIONS_COLUMNS = COLUMNS[:-2]
 READABLE_LAYOUTS = (COLUMNS, DEFAULT_OPTIONS_COLUMNS)
 # the layout of CSVs written before ties were recorded: position tie-breaking, no stored codes
 POSITION_TIES_COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS)
 # every setting that changes a run's result (the preset acts through alpha, beta, gamma)
 KEY_COLUMNS = ("dataset", "algorithm", "bits", "level", "alpha", "beta", "gamma", "seed_used", "epochs",
-               "batch_size", "model_options")
-KEY_TYPES = (str, str, int, float, float, float, float, int, int, int, str)
-# a key column that older rows and stored codes lack, with the value they were run with
-KEY_DEFAULTS = {"model_options": ""}
+               "batch_size", "model_options", "protocol")
+KEY_TYPES = (str, str, int, float, float, float, float, int, int, int, str, str)
+# key columns that older rows and stored codes lack, with the value they were run with
+KEY_DEFAULTS = {"model_options": "", "protocol": "test"}
 
 
 def row_key(row: dict) -> tuple:
@@ -205,9 +207,9 @@ class ResultsFile:
     def append(self, row: dict) -> None:
         """Appends one row (and the header first, into a new file) in a single flushed write."""
         new = not self.path.exists() or self.path.stat().st_size == 0
-        if row.get("model_options") and "model_options" not in self.columns:
-            raise ValueError(f"{self.path} was written before model options were recorded; write runs "
-                             "with --model-option to another --out")
+        if row_key(row)[-2:] != ("", "test") and "model_options" not in self.columns:
+            raise ValueError(f"{self.path} was written before model options and protocols were recorded; "
+                             "write runs with --model-option or --protocol to another --out")
         header = csv_line(self.columns) if new else ""
         self._append(self.path, header + csv_line([row[column] for column in self.columns]))
 

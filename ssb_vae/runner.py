@@ -23,6 +23,7 @@ from ssb_vae.codes import StoredCodes, save_codes
 from ssb_vae.evaluation import TIE_MODES
 from ssb_vae.models import METHODS, check_method
 from ssb_vae.presets import DEFAULTS, paper_hyperparameters
+from ssb_vae.protocols import PROTOCOLS
 from ssb_vae.results import KEY_COLUMNS, METRIC_KS, METRICS, ResultsFile, row_key
 
 SEEDS = (20, 144, 1028, 2044, 101, 6077, 621, 1981, 2806, 79)
@@ -51,6 +52,7 @@ class GridPoint:
     ties: str = "expected"
     corpus_options: tuple = ()  # (name, value) pairs for a CSV/TSV corpus: columns, delimiter
     model_options: tuple = ()  # sorted (name, value) pairs for build_model, the defaults left out
+    protocol: str = "test"  # what the run fits on and is scored on (ssb_vae.protocols)
 
     def load(self):
         """The run's dataset."""
@@ -66,7 +68,8 @@ class GridPoint:
     @property
     def key(self) -> tuple:
         values = (self.dataset, ALGORITHMS[self.method], self.bits, self.level, self.alpha, self.beta,
-                  self.gamma, self.seed, self.epochs, self.batch_size, options_text(self.model_options))
+                  self.gamma, self.seed, self.epochs, self.batch_size, options_text(self.model_options),
+                  self.protocol)
         return row_key(dict(zip(KEY_COLUMNS, values)))
 
     @property
@@ -75,7 +78,8 @@ class GridPoint:
         return (f"{Path(self.dataset).stem}_{self.method}_{self.bits}bits_level{self.level!r}"
                 f"_a{self.alpha!r}_b{self.beta!r}_g{self.gamma!r}_seed{self.seed}"
                 f"_e{self.epochs}_bs{self.batch_size}"
-                + "".join(f"_{name}-{value}" for name, value in self.model_options))
+                + "".join(f"_{name}-{value}" for name, value in self.model_options)
+                + ("" if self.protocol == "test" else f"_{self.protocol}"))
 
     def model_path(self) -> Path:
         return Path(self.save_models) / f"{self.name}.keras"
@@ -83,7 +87,8 @@ class GridPoint:
     def describe(self) -> str:
         return (f"{self.dataset} {self.method} {self.bits} bits level {self.level:g} "
                 f"seed {self.seed} (α={self.alpha:g}, β={self.beta:g}, γ={self.gamma:g}"
-                + "".join(f", {name}={value}" for name, value in self.model_options) + ")")
+                + "".join(f", {name}={value}" for name, value in self.model_options) + ")"
+                + ("" if self.protocol == "test" else f", {self.protocol} protocol"))
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,11 @@ def run_point(point: GridPoint) -> Outcome:
     from ssb_vae.models import build_model
     from ssb_vae.training import hash_codes, train
 
+    from ssb_vae.protocols import protocol_parts
+
     data = point.load()
-    supervised = data.with_supervision(point.level, seed=point.seed)
-    database, queries = supervised.database, supervised.queries
+    parts = protocol_parts(data, point.level, point.seed, point.protocol)
+    fit, database, queries = parts.fit, parts.database, parts.queries
 
     keras.utils.set_random_seed(point.seed)  # seeding block: python, numpy and the backend
     model = build_model(point.method, input_dim=data.n_features, n_bits=point.bits,
@@ -131,9 +138,8 @@ def run_point(point: GridPoint) -> Outcome:
                         alpha=point.alpha, beta=point.beta, gamma=point.gamma, seed=point.seed,
                         **dict(point.model_options))
     started = time.perf_counter()
-    history = train(model, database.x, target=database.target, labels=database.labels,
-                    labelled=supervised.labelled, epochs=point.epochs,
-                    batch_size=point.batch_size, seed=point.seed, verbose=point.verbose)
+    history = train(model, fit.x, target=fit.target, labels=fit.labels, labelled=parts.labelled,
+                    epochs=point.epochs, batch_size=point.batch_size, seed=point.seed, verbose=point.verbose)
     train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -143,7 +149,7 @@ def run_point(point: GridPoint) -> Outcome:
     eval_seconds = time.perf_counter() - started
     notes = (_save_model(model, data.text_pipeline, point),) if point.save_models else ()
 
-    dataset, algorithm, bits, level, alpha, beta, gamma, seed, epochs, batch_size, options = point.key
+    dataset, algorithm, bits, level, alpha, beta, gamma, seed, epochs, batch_size, options, protocol = point.key
     codes = StoredCodes(db_codes, query_codes, database.labels, queries.labels, dict(zip(KEY_COLUMNS, point.key)))
     row = {
         "dataset": dataset, "algorithm": algorithm, "level": level,
@@ -151,10 +157,10 @@ def run_point(point: GridPoint) -> Outcome:
         **{metric: scores[metric] for metric in METRICS},
         "added_val_flag": True, "seed_used": seed, "bits": bits,
         "epochs": epochs, "batch_size": batch_size, "repetition": point.repetition,
-        "n_labelled": int(supervised.labelled.sum()),
+        "n_labelled": int(parts.labelled.sum()),
         "final_loss": history.history["loss"][-1],
         "train_seconds": round(train_seconds, 3), "eval_seconds": round(eval_seconds, 3),
-        "ties": point.ties, "model_options": options,
+        "ties": point.ties, "model_options": options, "protocol": protocol,
     }
     return Outcome(row, codes, tuple(note for note in notes if note))
 
@@ -333,6 +339,7 @@ def build_grid(args) -> list[GridPoint]:
                   overwrite_models=args.overwrite_models,
                   verbose=2 if args.verbose else 0, ties=args.ties,
                   corpus_options=corpus_options(args, dataset), model_options=options,
+                  protocol=args.protocol,
                   **hyperparameters(args, dataset, bits, method, level))
         for dataset in dict.fromkeys(args.dataset)
         for bits in dict.fromkeys(args.bits)
@@ -388,6 +395,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model-option", type=model_option, action="append", metavar="NAME=VALUE",
                    help=f"a build_model option for every run, repeatable: {', '.join(MODEL_OPTION_TYPES)}; "
                         "it becomes part of each run's key and of the model_options column")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="test",
+                   help="what each run fits on and is scored on (docs/method.md §5, §9): 'test' = the "
+                        "study (database = training ∪ validation, queries = test); 'full-labels' and "
+                        "'realistic' = training part against validation part, for choosing settings")
     p.add_argument("--ties", choices=TIE_MODES, default="expected",
                    help="how the metrics treat items at equal Hamming distance (docs/method.md §6): their "
                         "expected value over all orders (default), database position, or one "
@@ -427,9 +438,9 @@ def main(argv: list[str] | None = None) -> int:
             grid = build_grid(args)
             results = ResultsFile(out, ties=args.ties)
             held.enter_context(results.locked())  # for the whole run: one runner per file
-            if any(point.model_options for point in grid) and "model_options" not in results.columns:
-                raise ValueError(f"{out} was written before model options were recorded; write runs "
-                                 "with --model-option to another --out")
+            if any(point.key[-2:] != ("", "test") for point in grid) and "model_options" not in results.columns:
+                raise ValueError(f"{out} was written before model options and protocols were recorded; "
+                                 "write runs with --model-option or --protocol to another --out")
             if args.backend == "ray":
                 try:
                     import ray  # noqa: F401
@@ -447,7 +458,8 @@ def _run_grid(grid: list[GridPoint], args, results: ResultsFile) -> int:
     done = results.done_keys()
     todo = [point for point in grid if point.key not in done]
     print(f"{len(grid)} runs in the grid, {len(grid) - len(todo)} already in {out}, {len(todo)} to run")
-    failures = _run(todo, args, results)
+    failures = run_grid(todo, results, jobs=args.jobs, backend=args.backend, ray_address=args.ray_address,
+                        save_models=args.save_models)
     if not args.no_report and out.exists():
         from ssb_vae.report import write_report
 
@@ -459,11 +471,17 @@ def _run_grid(grid: list[GridPoint], args, results: ResultsFile) -> int:
     return 1 if failures else 0
 
 
-def _run(points: list[GridPoint], args, results: ResultsFile) -> int:
+def run_grid(points: list[GridPoint], results: ResultsFile, jobs: int = 1, backend: str = "local",
+             ray_address: str | None = None, save_models: str | None = None) -> int:
+    """Runs ``points`` and appends each finished run's row (its codes first) to ``results``, whose
+    lock the caller holds; a failed run is recorded and the grid goes on. Returns the failures.
+
+    The one run loop of the package: the runner's command line and every experiment's grid use it.
+    """
     from tqdm import tqdm
 
-    if args.save_models:
-        Path(args.save_models).mkdir(parents=True, exist_ok=True)
+    if save_models:
+        Path(save_models).mkdir(parents=True, exist_ok=True)
     failures = 0
     progress = tqdm(total=len(points), unit="run", desc="grid", disable=not points)
 
@@ -484,9 +502,9 @@ def _run(points: list[GridPoint], args, results: ResultsFile) -> int:
             progress.write(f"FAILED {point.describe()}: {error}")
         progress.update()
 
-    if args.backend == "ray":
-        _execute_ray(points, args.ray_address, on_result)
+    if backend == "ray":
+        _execute_ray(points, ray_address, on_result)
     else:
-        _execute_local(points, args.jobs, on_result)
+        _execute_local(points, jobs, on_result)
     progress.close()
     return failures

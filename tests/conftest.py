@@ -4,6 +4,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
+import csv  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -16,6 +17,12 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 expected_float32_overflow = pytest.mark.filterwarnings(
     "ignore:overflow encountered in cast:RuntimeWarning"
 )
+
+
+def rows_of(path) -> list[dict]:
+    """The rows of a CSV as dicts of text, as a results file holds them."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def shared_file(name: str) -> Path:

@@ -7,7 +7,7 @@ import sys
 def test_evaluation_report_and_data_import_without_tensorflow():
     script = (
         "import sys\n"
-        "import ssb_vae, ssb_vae.evaluation, ssb_vae.report, ssb_vae.data, ssb_vae.results, ssb_vae.codes\n"
+        "import ssb_vae, ssb_vae.evaluation, ssb_vae.report, ssb_vae.rescoring, ssb_vae.protocols, ssb_vae.data, ssb_vae.results, ssb_vae.codes\n"
         "from ssb_vae import evaluate\n"
         "loaded = [name for name in ('tensorflow', 'keras') if name in sys.modules]\n"
         "assert not loaded, loaded\n"

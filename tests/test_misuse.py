@@ -1,7 +1,6 @@
 """Misuse of the runner, the cache, the loaders and the report: nothing lost, nothing silently
 wrong, and every error says what was wrong and what to do."""
 
-import csv
 import io
 import tarfile
 
@@ -13,17 +12,13 @@ import scipy.sparse as sp
 from filelock import FileLock
 
 import ssb_vae
+from conftest import rows_of
 from ssb_vae import hashing as hash_command
 from ssb_vae import report, runner
 from ssb_vae.data import load_dataset
 from ssb_vae.results import COLUMNS, csv_line
 
 ONE_QUICK_RUN = ["--methods", "bvae", "--levels", "1.0", "--epochs", "1", "--no-report"]
-
-
-def rows_of(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def fails_with(capsys, arguments, message):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import expected_float32_overflow
+from conftest import expected_float32_overflow, rows_of
 from ssb_vae import hashing as hash_command
 from experiments.paper_preset import forensics
 from ssb_vae import report, rescoring, runner
@@ -19,11 +19,6 @@ from ssb_vae.evaluation import evaluate
 from ssb_vae.results import KEY_COLUMNS, METRICS, POSITION_TIES_COLUMNS, csv_line
 
 QUICK = ["--levels", "0.5", "--epochs", "2", "--methods", "phs-gs", "ssb-vae"]
-
-
-def rows_of(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def metric_rows(path):
@@ -47,7 +42,7 @@ def test_default_command_writes_spec_csv_table_and_plot(serial_csv):
                            "p@1000", "p@5000", "map@100", "map@1000", "map@5000", "added_val_flag",
                            "seed_used"]
     assert {"bits", "epochs", "train_seconds", "eval_seconds"} <= set(header)
-    assert header[-3:] == ["ties", "codes_file", "model_options"]
+    assert header[-4:] == ["ties", "codes_file", "model_options", "protocol"]
     rows = rows_of(serial_csv)
     assert [r["algorithm"] for r in rows] == ["PHS_GS", "SSB_VAE"]
     assert all(r["ties"] == "expected" for r in rows)
@@ -458,7 +453,7 @@ def test_a_csv_written_before_model_options_resumes_and_verifies(serial_csv, tmp
     """The layout without the model_options column (every committed study) keeps its keys."""
     old = tmp_path / "old.csv"
     rows = rows_of(serial_csv)
-    columns = [column for column in rows[0] if column != "model_options"]
+    columns = [column for column in rows[0] if column not in ("model_options", "protocol")]
     old.write_text(csv_line(columns) + "".join(csv_line([row[c] for c in columns]) for row in rows))
     (tmp_path / "digits_codes").symlink_to(serial_csv.parent / "digits_codes")
     assert rescoring.verify(old) == []
@@ -467,3 +462,19 @@ def test_a_csv_written_before_model_options_resumes_and_verifies(serial_csv, tmp
     with pytest.raises(SystemExit):
         runner.main([*QUICK, "--out", str(old), "--no-report", "--model-option", "pairs=labelled"])
     assert "written before model options" in capsys.readouterr().err
+
+
+def test_the_validation_protocols_fit_on_the_training_part_and_score_validation(tmp_path, digits):
+    out = tmp_path / "protocols.csv"
+    quick = ["--methods", "phs-gs", "--levels", "0.5", "--epochs", "1", "--no-report", "--out", str(out)]
+    for protocol in ("realistic", "full-labels"):
+        assert runner.main([*quick, "--protocol", protocol]) == 0
+    realistic, full = rows_of(out)
+    assert (realistic["protocol"], full["protocol"]) == ("realistic", "full-labels")
+    labelled = digits.with_supervision(0.5, seed=20).labelled[:len(digits.train)]
+    assert int(realistic["n_labelled"]) == int(full["n_labelled"]) == labelled.sum()
+    realistic_codes, full_codes = (load_codes(out.parent / row["codes_file"]) for row in (realistic, full))
+    assert len(realistic_codes.db_codes) == labelled.sum() and len(full_codes.db_codes) == len(digits.train)
+    assert len(full_codes.query_codes) == len(digits.validation)
+    np.testing.assert_array_equal(realistic_codes.db_codes, full_codes.db_codes[labelled])  # same model, same seed
+    assert rescoring.verify(out) == []
