@@ -54,8 +54,9 @@ def row_key(row: dict) -> tuple:
 
 
 def _value(row: dict, column: str):
-    value = row.get(column, KEY_DEFAULTS.get(column))
-    return KEY_DEFAULTS[column] if value is None and column in KEY_DEFAULTS else value
+    """A row's value in ``column``, or the value that rows without it were run with."""
+    value = row.get(column)
+    return KEY_DEFAULTS.get(column) if value is None else value
 
 
 def _key_error(row: dict) -> str | None:
@@ -207,11 +208,18 @@ class ResultsFile:
     def append(self, row: dict) -> None:
         """Appends one row (and the header first, into a new file) in a single flushed write."""
         new = not self.path.exists() or self.path.stat().st_size == 0
-        if row_key(row)[-2:] != ("", "test") and "model_options" not in self.columns:
-            raise ValueError(f"{self.path} was written before model options and protocols were recorded; "
-                             "write runs with --model-option or --protocol to another --out")
+        self.check_accepts(row_key(row))
         header = csv_line(self.columns) if new else ""
         self._append(self.path, header + csv_line([row[column] for column in self.columns]))
+
+    def check_accepts(self, key: tuple) -> None:
+        """Refuses a run whose key this file's layout cannot record: one with model options or
+        another protocol, into a file written before those columns existed."""
+        recorded = dict(zip(KEY_COLUMNS, key))
+        if any(recorded[column] != default for column, default in KEY_DEFAULTS.items()) and \
+                not set(KEY_DEFAULTS) <= set(self.columns):
+            raise ValueError(f"{self.path} was written before model options and protocols were recorded; "
+                             "write runs with --model-option or --protocol to another --out")
 
     def record_error(self, run: dict, error: str) -> None:
         entry = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "run": run, "error": error}

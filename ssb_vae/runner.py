@@ -23,7 +23,7 @@ from ssb_vae.codes import StoredCodes, save_codes
 from ssb_vae.evaluation import TIE_MODES
 from ssb_vae.models import METHODS, check_method
 from ssb_vae.presets import DEFAULTS, paper_hyperparameters
-from ssb_vae.protocols import PROTOCOLS
+from ssb_vae.protocols import PROTOCOLS, protocol_parts
 from ssb_vae.results import KEY_COLUMNS, METRIC_KS, METRICS, ResultsFile, row_key
 
 SEEDS = (20, 144, 1028, 2044, 101, 6077, 621, 1981, 2806, 79)
@@ -125,8 +125,6 @@ def run_point(point: GridPoint) -> Outcome:
     from ssb_vae.evaluation import evaluate
     from ssb_vae.models import build_model
     from ssb_vae.training import hash_codes, train
-
-    from ssb_vae.protocols import protocol_parts
 
     data = point.load()
     parts = protocol_parts(data, point.level, point.seed, point.protocol)
@@ -438,9 +436,8 @@ def main(argv: list[str] | None = None) -> int:
             grid = build_grid(args)
             results = ResultsFile(out, ties=args.ties)
             held.enter_context(results.locked())  # for the whole run: one runner per file
-            if any(point.key[-2:] != ("", "test") for point in grid) and "model_options" not in results.columns:
-                raise ValueError(f"{out} was written before model options and protocols were recorded; "
-                                 "write runs with --model-option or --protocol to another --out")
+            for point in grid:
+                results.check_accepts(point.key)
             if args.backend == "ray":
                 try:
                     import ray  # noqa: F401
