@@ -5,6 +5,7 @@
     ssb-vae hash …     codes of a dataset from a saved model (python -m ssb_vae.hashing)
     ssb-vae index …    build or search a corpus index (python -m ssb_vae.index)
     ssb-vae search …   the same as `ssb-vae index search …`
+    ssb-vae tune …     choose α, β, γ on validation data (python -m ssb_vae.tune)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ COMMANDS = {
     "hash": ("ssb_vae.hashing", []),
     "index": ("ssb_vae.index", []),
     "search": ("ssb_vae.index", ["search"]),
+    "tune": ("ssb_vae.tune", []),
 }
 
 

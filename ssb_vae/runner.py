@@ -8,22 +8,19 @@ as Ray tasks; the driver alone writes the CSV, appending each row whole as it ar
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from ssb_vae.codes import StoredCodes, save_codes
 from ssb_vae.evaluation import TIE_MODES
 from ssb_vae.models import METHODS, check_method
-from ssb_vae.presets import DEFAULTS, paper_hyperparameters
-from ssb_vae.protocols import PROTOCOLS, protocol_parts
+from ssb_vae.parallel import check_backend, execute
+from ssb_vae.presets import preset_hyperparameters
+from ssb_vae.protocols import PROTOCOLS, comparable_k, protocol_parts
 from ssb_vae.results import KEY_COLUMNS, METRIC_KS, METRICS, ResultsFile, row_key
 
 SEEDS = (20, 144, 1028, 2044, 101, 6077, 621, 1981, 2806, 79)
@@ -118,8 +115,49 @@ def _save_model(model, pipeline, point: GridPoint) -> str | None:
     return None
 
 
-def run_point(point: GridPoint) -> Outcome:
-    """Trains and evaluates one grid point; returns its CSV row and the codes it was scored on."""
+class Checkpoint:
+    """What an epoch hook of ``run_point`` sees after an epoch: the run's current codes, scored on
+    the run's protocol parts on demand (the tuner's pruning reads validation scores this way)."""
+
+    def __init__(self, epoch: int, model, parts, data, point: GridPoint):
+        self.epoch, self.model, self.parts, self.data, self.point = epoch, model, parts, data, point
+
+    def codes(self) -> tuple:
+        from ssb_vae.training import hash_codes
+
+        return hash_codes(self.model, self.parts.database.x), hash_codes(self.model, self.parts.queries.x)
+
+    def score(self, metric: str) -> float:
+        """``metric`` ("p@100", "map@100", …) of the current codes, at the protocol's comparable K
+        (docs/method.md §9)."""
+        return score_codes(*self.codes(), self.parts, self.data, metric, self.point)
+
+
+def score_codes(db_codes, query_codes, parts, data, metric: str, point: GridPoint) -> float:
+    """``metric`` of the codes of a run's protocol parts, with K scaled by ``comparable_k``."""
+    from ssb_vae.evaluation import evaluate
+
+    name, k = split_metric(metric)
+    k = comparable_k(k, parts, data)
+    scores = evaluate(db_codes, query_codes, parts.database.labels, parts.queries.labels, ks=(k,),
+                      ties=point.ties, seed=point.seed)
+    return scores[f"{name}@{k}"]
+
+
+def split_metric(metric: str) -> tuple[str, int]:
+    """``"p@100"`` → ``("p", 100)``; a ValueError for anything but p@K, r@K or map@K."""
+    name, _, k = metric.partition("@")
+    if name not in ("p", "r", "map") or not k.isdigit() or int(k) < 1:
+        raise ValueError(f"a metric is p@K, r@K or map@K with K a positive integer, got {metric!r}")
+    return name, int(k)
+
+
+def run_point(point: GridPoint, epoch_hook=None) -> Outcome:
+    """Trains and evaluates one grid point; returns its CSV row and the codes it was scored on.
+
+    ``epoch_hook(checkpoint)``, if given, is called after every epoch with a ``Checkpoint``; an
+    exception it raises ends the run (the tuner prunes trials so).
+    """
     import keras
 
     from ssb_vae.evaluation import evaluate
@@ -135,9 +173,14 @@ def run_point(point: GridPoint) -> Outcome:
                         n_classes=len(data.classes), multilabel=data.multilabel,
                         alpha=point.alpha, beta=point.beta, gamma=point.gamma, seed=point.seed,
                         **dict(point.model_options))
+    callbacks = []
+    if epoch_hook is not None:
+        callbacks.append(keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: epoch_hook(Checkpoint(epoch + 1, model, parts, data, point))))
     started = time.perf_counter()
     history = train(model, fit.x, target=fit.target, labels=fit.labels, labelled=parts.labelled,
-                    epochs=point.epochs, batch_size=point.batch_size, seed=point.seed, verbose=point.verbose)
+                    epochs=point.epochs, batch_size=point.batch_size, seed=point.seed, verbose=point.verbose,
+                    callbacks=callbacks)
     train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -172,72 +215,14 @@ def run_point_safely(point: GridPoint) -> tuple[GridPoint, Outcome | None, str |
         return point, None, detail
 
 
-def _limit_threads(threads: int) -> None:
-    """Runs in each worker process before TensorFlow starts: N jobs share the cores."""
-    for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
-        os.environ[variable] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
-PARENT_CHECK_SECONDS = 1.0
-
-
-def _start_worker(threads: int, runner_pid: int) -> None:
-    """Each worker process: limits its threads, and ends itself once the runner that started it
-    is gone. A runner killed by a signal never shuts its pool down; without this its workers
-    would train on for nobody, holding the cores."""
-    _limit_threads(threads)
-
-    def exit_with_runner():
-        while os.getppid() == runner_pid:
-            time.sleep(PARENT_CHECK_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=exit_with_runner, daemon=True, name="exit-with-runner").start()
-
-
-def _execute_local(points, jobs: int, on_result) -> None:
-    if jobs == 1:
-        for point in points:
-            on_result(*run_point_safely(point))
-        return
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                             initializer=_start_worker, initargs=(threads, os.getpid())) as pool:
-        futures = [pool.submit(run_point_safely, point) for point in points]
-        for future in as_completed(futures):
-            on_result(*future.result())
-
-
-def _execute_ray(points, address: str | None, on_result) -> None:
-    import ray
-
-    if not ray.is_initialized():
-        threads = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
-        ray.init(address=address, runtime_env={"env_vars": threads}, log_to_driver=False)
-    task = ray.remote(num_cpus=1)(run_point_safely)
-    pending = [task.remote(point) for point in points]
-    while pending:
-        finished, pending = ray.wait(pending, num_returns=1)
-        on_result(*ray.get(finished[0]))
-
-
 def hyperparameters(args, dataset: str, bits: int, method: str, level: float) -> dict[str, float]:
-    """α, β, γ of a grid point: the preset (paper or package default), then explicit overrides.
-
-    With all three given explicitly, no preset is looked up (nor needed).
+    """α, β, γ of a grid point: the preset (package default, paper table or a tuned PRESET.csv),
+    then explicit overrides. With all three given explicitly, no preset is looked up (nor needed).
     """
     overrides = {"alpha": args.alpha, "beta": args.beta, "gamma": args.gamma}
     if None not in overrides.values():
         return overrides
-    if args.preset == "paper":
-        values = paper_hyperparameters(dataset, bits, method, level)
-    else:
-        values = dict(DEFAULTS[method])
+    values = preset_hyperparameters(args.preset, dataset, bits, method, level)
     values.update({name: value for name, value in overrides.items() if value is not None})
     return values
 
@@ -358,13 +343,9 @@ def loss_weight(text: str) -> float:
     return value
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="run_experiments.py",
-        description="Train a grid of hashing autoencoders and write one CSV row per model "
-                    "(docs/method.md §7). With no arguments: a quick demonstration on the bundled digits.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+def add_grid_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that define a grid's cells and how each run trains: shared by the runner and
+    the tuner (``ssb-vae tune``), so that a tuned cell and a study's run mean the same thing."""
     p.add_argument("--dataset", nargs="+", default=["digits"],
                    help="datasets: digits, 20news, 20news-multilabel, snippets, tmc, cifar10, or "
                         ".mat/.csv/.tsv paths")
@@ -380,23 +361,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", nargs="+", type=int, default=[16], help="code lengths")
     p.add_argument("--levels", nargs="+", type=float, default=[0.1, 0.5, 1.0],
                    help="supervision levels: fractions of labelled items in (0, 1]")
-    p.add_argument("--reps", type=int, default=1, help=f"repetitions (seeds {list(SEEDS)} in order)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs")
     p.add_argument("--batch-size", type=int, default=None,
                    help="mini-batch size (None: 100, or 200 for cifar10 as in docs/method.md §2)")
-    p.add_argument("--preset", choices=["default", "paper"], default="default",
-                   help="α, β, γ: 'paper' = the reference experiments' table (docs/method.md §8), "
-                        "'default' = the package defaults")
-    p.add_argument("--alpha", type=loss_weight, help="override α for every run")
-    p.add_argument("--beta", type=loss_weight, help="override β for every run")
-    p.add_argument("--gamma", type=loss_weight, help="override γ for every run")
     p.add_argument("--model-option", type=model_option, action="append", metavar="NAME=VALUE",
                    help=f"a build_model option for every run, repeatable: {', '.join(MODEL_OPTION_TYPES)}; "
                         "it becomes part of each run's key and of the model_options column")
-    p.add_argument("--protocol", choices=PROTOCOLS, default="test",
-                   help="what each run fits on and is scored on (docs/method.md §5, §9): 'test' = the "
-                        "study (database = training ∪ validation, queries = test); 'full-labels' and "
-                        "'realistic' = training part against validation part, for choosing settings")
     p.add_argument("--ties", choices=TIE_MODES, default="expected",
                    help="how the metrics treat items at equal Hamming distance (docs/method.md §6): their "
                         "expected value over all orders (default), database position, or one "
@@ -404,16 +374,38 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default="data", help="folder holding the dataset files")
     p.add_argument("--cache-dir", default=None,
                    help="preprocessed-data cache folder (None: $SSB_VAE_CACHE or ~/.cache/ssb_vae)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once on this machine")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="'local' processes, or Ray tasks (pip install -r requirements-ray.txt)")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (None: start a local Ray)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_experiments.py",
+        description="Train a grid of hashing autoencoders and write one CSV row per model "
+                    "(docs/method.md §7). With no arguments: a quick demonstration on the bundled digits.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_grid_arguments(p)
+    p.add_argument("--reps", type=int, default=1, help=f"repetitions (seeds {list(SEEDS)} in order)")
+    p.add_argument("--preset", default="default", metavar="{default,paper,FILE}",
+                   help="α, β, γ: 'paper' = the reference experiments' table (docs/method.md §8), "
+                        "'default' = the package defaults, or a PRESET.csv written by ssb-vae tune "
+                        "(docs/method.md §9)")
+    p.add_argument("--alpha", type=loss_weight, help="override α for every run")
+    p.add_argument("--beta", type=loss_weight, help="override β for every run")
+    p.add_argument("--gamma", type=loss_weight, help="override γ for every run")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="test",
+                   help="what each run fits on and is scored on (docs/method.md §5, §9): 'test' = the "
+                        "study (database = training ∪ validation, queries = test); 'full-labels' and "
+                        "'realistic' = training part against validation part, for choosing settings")
     p.add_argument("--out", default=None,
                    help="results CSV (None: results/demo/<dataset>.csv); rows already in it are skipped")
     p.add_argument("--save-models", metavar="DIR", default=None, help="save every trained model here")
     p.add_argument("--overwrite-models", action="store_true",
                    help="with --save-models: replace a model file of the same name (default: keep "
                         "it, write the row, and say so)")
-    p.add_argument("--jobs", type=int, default=1, help="grid points run at once on this machine")
-    p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="'local' processes, or Ray tasks (pip install -r requirements-ray.txt)")
-    p.add_argument("--ray-address", default=None, help="Ray cluster address (None: start a local Ray)")
     p.add_argument("--no-report", action="store_true", help="skip the table and plot at the end")
     p.add_argument("-v", "--verbose", action="store_true", help="show Keras' per-epoch progress")
     return p
@@ -438,11 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             held.enter_context(results.locked())  # for the whole run: one runner per file
             for point in grid:
                 results.check_accepts(point.key)
-            if args.backend == "ray":
-                try:
-                    import ray  # noqa: F401
-                except ImportError:
-                    raise ValueError("--backend ray needs Ray: pip install -r requirements-ray.txt") from None
+            check_backend(args.backend)
             for point in {point.dataset: point for point in grid}.values():  # fails early, fills the cache
                 check_options(point, point.load(), {p.method for p in grid})
         except (ValueError, PresetMissingError, DatasetNotFoundError) as error:
@@ -499,9 +487,6 @@ def run_grid(points: list[GridPoint], results: ResultsFile, jobs: int = 1, backe
             progress.write(f"FAILED {point.describe()}: {error}")
         progress.update()
 
-    if backend == "ray":
-        _execute_ray(points, ray_address, on_result)
-    else:
-        _execute_local(points, jobs, on_result)
+    execute(run_point_safely, points, on_result, jobs=jobs, backend=backend, ray_address=ray_address)
     progress.close()
     return failures
