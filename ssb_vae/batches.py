@@ -12,7 +12,7 @@ from typing import Iterable
 
 import numpy as np
 import scipy.sparse as sp
-import tensorflow as tf
+from ssb_vae.backend import tensorflow as tf
 
 from ssb_vae.csr import csr_names
 

@@ -10,7 +10,9 @@ add exactly nothing.
 
 from __future__ import annotations
 
-from keras import ops
+from ssb_vae.backend import keras
+
+ops = keras.ops
 
 PARTS = ("lengths", "columns", "values")
 

@@ -139,7 +139,7 @@ def ranked_scores(relevant_ranked: np.ndarray, totals: np.ndarray, depths: list[
 # --- checks -----------------------------------------------------------------------------------------
 
 
-def _check_codes(name: str, codes) -> np.ndarray:
+def check_codes(name: str, codes) -> np.ndarray:
     codes = np.asarray(codes)
     if codes.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (items × bits), got shape {codes.shape}")
@@ -246,7 +246,7 @@ def evaluate(
         raise ValueError(f"unknown ties mode {ties!r}; valid modes: {', '.join(TIE_MODES)}")
     if ties == "random" and seed is None:
         raise ValueError('ties="random" needs a seed (an int), so that the order can be drawn again')
-    db_codes, query_codes = _check_codes("db_codes", db_codes), _check_codes("query_codes", query_codes)
+    db_codes, query_codes = check_codes("db_codes", db_codes), check_codes("query_codes", query_codes)
     if db_codes.shape[1] != query_codes.shape[1]:
         raise ValueError(
             f"db_codes have {db_codes.shape[1]} bits but query_codes have {query_codes.shape[1]}"

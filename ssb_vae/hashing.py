@@ -8,6 +8,7 @@ unless ``--force`` is given.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,41 @@ import numpy as np
 from ssb_vae.files import replacing
 
 
-def write_codes(codes: np.ndarray, path: Path, force: bool = False) -> Path:
+SUFFIXES = (".npy", ".txt")
+
+
+def check_vocabulary(model_path, data) -> None:
+    """Refuses a text dataset whose features are not those the model was trained on: the model's
+    saved pipeline (``MODEL.pipeline.json``) must be the dataset's, vocabulary for vocabulary."""
+    from ssb_vae.data.pipeline import TextPipeline, pipeline_path
+
+    if data.text_pipeline is None:
+        return  # features that are not text: only their count can be checked (by hash_codes)
+    saved = pipeline_path(model_path)
+    if not saved.exists():
+        raise ValueError(f"{model_path} has no text pipeline beside it ({saved.name}), so nothing says its "
+                         f"features are those of {data.name}; save the model with run_experiments.py "
+                         "--save-models, which writes the pipeline")
+    if TextPipeline.load(saved).digest() != data.text_pipeline.digest():
+        raise ValueError(f"{data.name} is vectorized with another vocabulary than the one {model_path} was "
+                         "trained on, so its codes would mean nothing; to hash new documents with this "
+                         "model, use `ssb-vae index build MODEL CORPUS.csv`, which reads them with the "
+                         "model's own pipeline")
+
+
+def check_out(path: Path, force: bool = False) -> None:
+    """Refuses, before any work, an output the codes cannot be written to as asked."""
+    if path.suffix not in SUFFIXES:
+        raise ValueError(f"--out {path}: the codes are written as .npy or .txt (0/1 lines), so give a "
+                         "file name ending in one of them")
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name")
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; pass --force to replace it")
+
+
+def write_codes(codes: np.ndarray, path: Path, force: bool = False) -> Path:
+    check_out(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     with replacing(path, suffix=path.suffix) as temporary:
         if path.suffix == ".txt":
@@ -43,8 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     from ssb_vae.data import load_dataset
 
     try:
+        check_out(Path(args.out), args.force)
         model = ssb_vae.load_model(args.model)
-        items = getattr(load_dataset(args.dataset, data_dir=args.data_dir), args.part)
+        data = load_dataset(args.dataset, data_dir=args.data_dir)
+        check_vocabulary(args.model, data)
+        items = getattr(data, args.part)
         codes = ssb_vae.hash_codes(model, items.x)
         path = write_codes(codes, Path(args.out), force=args.force)
     except (ValueError, OSError, TypeError) as error:
@@ -53,4 +89,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ssb_vae.cli import run_command
+
+    sys.exit(run_command(main, prog="ssb-vae hash"))

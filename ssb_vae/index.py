@@ -20,17 +20,21 @@ look only in the buckets near the query's, for large databases where exact searc
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
+from filelock import FileLock, Timeout
 
 from ssb_vae.data.corpus import label_sets, read_table
 from ssb_vae.data.pipeline import TextPipeline, pipeline_path
-from ssb_vae.files import replacing
+from ssb_vae.evaluation import check_codes
 
 INDEX_KINDS = ("flat", "hash", "multihash")
 TEXT_START = 200  # characters of each text kept for display
@@ -78,6 +82,10 @@ class HammingIndex:
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[0] == 0:
             raise ValueError("there is nothing to index: give at least one code (items × bits)")
+        codes = check_codes("codes", codes)  # probabilities or ±1 codes would index garbage
+        if not len(ids) == len(labels) == len(texts) == len(codes):
+            raise ValueError(f"{len(codes)} codes but {len(ids)} ids, {len(labels)} label lists and "
+                             f"{len(texts)} texts: give one of each per item")
         if len(set(ids)) != len(ids):
             raise ValueError("item ids must be unique")
         packed = pack_codes(codes)
@@ -96,6 +104,7 @@ class HammingIndex:
         query_codes = np.asarray(query_codes)
         if query_codes.ndim != 2 or query_codes.shape[1] != self.n_bits:
             raise ValueError(f"the index holds codes of {self.n_bits} bits, got queries of shape {query_codes.shape}")
+        query_codes = check_codes("query_codes", query_codes)
         distances, positions = self.index.search(pack_codes(query_codes), min(int(k), len(self)))
         return [
             [{**self.items[p], "distance": int(d)} for d, p in zip(row_d, row_p) if p >= 0]
@@ -109,24 +118,58 @@ class HammingIndex:
             raise ValueError(f"no item with id {item_id!r} in the index ({len(self)} items)")
         return np.unpackbits(self.codes[positions[str(item_id)]][None, :], axis=1, count=self.n_bits)
 
-    def save(self, directory) -> Path:
+    def save(self, directory) -> dict[str, str]:
+        """Writes the index, codes and items into ``directory``; returns each file's digest."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        with replacing(directory / FILES["index"], suffix=".faiss") as temporary:
-            faiss.write_index_binary(self.index, str(temporary))
-        with replacing(directory / FILES["codes"], suffix=".npy") as temporary:
-            np.save(temporary, self.codes)
-        with replacing(directory / FILES["items"], suffix=".json") as temporary:
-            temporary.write_text(json.dumps(self.items))
-        return directory
+        faiss.write_index_binary(self.index, str(directory / FILES["index"]))
+        np.save(directory / FILES["codes"], self.codes)
+        (directory / FILES["items"]).write_text(json.dumps(self.items))
+        return {part: file_digest(directory / FILES[part]) for part in ("index", "codes", "items")}
 
     @classmethod
-    def load(cls, directory, n_bits: int, kind: str) -> "HammingIndex":
+    def load(cls, directory, meta: dict) -> "HammingIndex":
+        """Reads the parts of an index folder, each checked against what ``meta.json`` recorded."""
         directory = Path(directory)
-        index = faiss.read_index_binary(str(directory / FILES["index"]))
-        codes = np.load(directory / FILES["codes"], allow_pickle=False)
-        items = json.loads((directory / FILES["items"]).read_text())
-        return cls(index, codes, n_bits, items, kind)
+        for part in ("index", "codes", "items"):
+            path = directory / FILES[part]
+            if not path.is_file():
+                raise DamagedIndexError(path, "is missing")
+            if file_digest(path) != meta["files"][part]:
+                raise DamagedIndexError(path, "is not the file this index was built with (changed, swapped "
+                                              "or truncated)")
+        try:
+            index = faiss.read_index_binary(str(directory / FILES["index"]))
+            codes = np.load(directory / FILES["codes"], allow_pickle=False)
+            items = json.loads((directory / FILES["items"]).read_text())
+        except (RuntimeError, ValueError, OSError) as error:
+            raise DamagedIndexError(directory, f"could not be read ({error})") from None
+        return cls(index, codes, meta["n_bits"], items, meta["kind"])
+
+
+class DamagedIndexError(ValueError):
+    """A part of an index folder is missing, damaged, or not the one the folder was built with."""
+
+    def __init__(self, path, problem: str):
+        super().__init__(f"{path} {problem}; rebuild the index (ssb-vae index build MODEL CORPUS --out "
+                         "FOLDER --force)")
+
+
+def file_digest(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def model_identity(model, pipeline: TextPipeline) -> dict:
+    """What makes a model the one that built an index: method, bits, its weights and vocabulary."""
+    weights = hashlib.sha256()
+    for array in model.get_weights():
+        weights.update(np.ascontiguousarray(array).tobytes())
+    return {"method": model.method, "n_bits": model.spec.n_bits, "weights": weights.hexdigest()[:16],
+            "vocabulary": pipeline.digest()}
 
 
 def read_corpus(path, text_column="text", label_column="label", id_column=None, label_delimiter=None):
@@ -151,8 +194,9 @@ def read_corpus(path, text_column="text", label_column="label", id_column=None, 
 class CorpusIndex:
     """A model, its text pipeline and the Hamming index of a corpus it hashed: text in, neighbours out."""
 
-    def __init__(self, model, pipeline: TextPipeline, index: HammingIndex):
+    def __init__(self, model, pipeline: TextPipeline, index: HammingIndex, left_out: list[str] | None = None):
         self.model, self.pipeline, self.index = model, pipeline, index
+        self.left_out = left_out or []  # ids of documents with none of the model's terms
         if model.spec.n_bits != index.n_bits:
             raise ValueError(f"the model gives codes of {model.spec.n_bits} bits but the index holds "
                              f"{index.n_bits}-bit codes: it was built by a different model")
@@ -193,34 +237,128 @@ def _load_model_and_pipeline(model_path):
     return load_model(model_path), TextPipeline.load(pipeline_file)
 
 
-def build(model_path, corpus_path, out_dir, kind: str = "flat", **corpus_options) -> CorpusIndex:
-    """Hashes a corpus with a saved model and writes a self-contained index folder."""
+def build(model_path, corpus_path, out_dir, kind: str = "flat", force: bool = False,
+          **corpus_options) -> CorpusIndex:
+    """Hashes a corpus with a saved model into a self-contained index folder, published whole.
+
+    The folder is written beside ``out_dir`` under a temporary name and renamed into place, so it
+    appears complete or not at all. ``out_dir`` must not exist, be empty, or (with ``force``) be
+    an index folder, which is replaced; a folder of other files is never touched. Documents with
+    none of the model's terms have no meaningful code and are left out (``CorpusIndex.left_out``).
+    """
+    out_dir = Path(out_dir)
+    _check_target(out_dir, force)
     model, pipeline = _load_model_and_pipeline(model_path)
     ids, labels, texts = read_corpus(corpus_path, **corpus_options)
-    index = HammingIndex.build(text_codes(model, pipeline, texts), ids, labels, texts, kind)
-    corpus = CorpusIndex(model, pipeline, index)
-    out_dir = Path(out_dir)
-    corpus.index.save(out_dir)
-    shutil.copyfile(model_path, out_dir / FILES["model"])
-    pipeline.save(out_dir / FILES["pipeline"])
-    meta = {"n_bits": model.spec.n_bits, "kind": kind, "items": len(ids), "pipeline": pipeline.digest(),
-            "model": str(Path(model_path).resolve())}
-    (out_dir / FILES["meta"]).write_text(json.dumps(meta, indent=1))
+    x = pipeline.transform(texts)
+    kept = np.flatnonzero(x.getnnz(axis=1) > 0)
+    if not len(kept):
+        raise ValueError(f"none of the {len(texts)} documents of {corpus_path} has any of the model's "
+                         f"{pipeline.n_features} terms: this model was trained on another vocabulary")
+    left_out = [str(ids[i]) for i in np.setdiff1d(np.arange(len(texts)), kept)]
+    from ssb_vae.training import hash_codes
+
+    index = HammingIndex.build(hash_codes(model, x[kept]), [ids[i] for i in kept], [labels[i] for i in kept],
+                               [texts[i] for i in kept], kind)
+    corpus = CorpusIndex(model, pipeline, index, left_out)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out_dir.with_name(f".{out_dir.name}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ValueError(f"another build is writing {out_dir}; wait for it to finish") from None
+    try:
+        _check_target(out_dir, force)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
+        try:
+            files = corpus.index.save(staging)
+            shutil.copyfile(model_path, staging / FILES["model"])
+            pipeline.save(staging / FILES["pipeline"])
+            meta = {"items": len(index), "n_bits": model.spec.n_bits, "kind": kind,
+                    "model": model_identity(model, pipeline), "left_out": len(left_out),
+                    "files": files, "source": str(Path(model_path).resolve())}
+            (staging / FILES["meta"]).write_text(json.dumps(meta, indent=1))
+            _publish(staging, out_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        lock.release()
     return corpus
 
 
-def open_index(directory, model_path=None) -> CorpusIndex:
-    """Loads an index folder; ``model_path`` (default: the folder's copy) must be the model that built it."""
-    directory = Path(directory)
-    if not (directory / FILES["meta"]).exists():
+def _check_target(out_dir: Path, force: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir} is a file; give --out a folder name")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    if not (out_dir / FILES["meta"]).exists():
+        raise ValueError(f"{out_dir} holds files that are not an index; choose another --out (nothing was "
+                         "written)")
+    if not force:
+        raise ValueError(f"{out_dir} already holds an index; choose another --out, or pass --force to "
+                         "replace it")
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """Moves the finished folder into place; an index it replaces is moved aside first and removed
+    only once the new one is in place."""
+    if out_dir.is_dir() and not any(out_dir.iterdir()):
+        out_dir.rmdir()
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.replaced-", dir=out_dir.parent))
+        old.rmdir()
+        out_dir.rename(old)
+    try:
+        staging.rename(out_dir)
+    except OSError:
+        if old is not None:
+            old.rename(out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_meta(directory: Path) -> dict:
+    """``meta.json`` of an index folder, checked; a DamagedIndexError names what is wrong."""
+    path = directory / FILES["meta"]
+    if not directory.is_dir() or not path.exists():
         raise FileNotFoundError(f"{directory} is not an index folder (no {FILES['meta']}); make one with "
-                                "`python -m ssb_vae.index build`")
-    meta = json.loads((directory / FILES["meta"]).read_text())
-    model, pipeline = _load_model_and_pipeline(model_path or directory / FILES["model"])
-    if pipeline.digest() != meta["pipeline"]:
-        raise ValueError(f"the model's text pipeline (vocabulary {pipeline.digest()}) is not the one the index "
-                         f"was built with ({meta['pipeline']}): it was built by a different model")
-    return CorpusIndex(model, pipeline, HammingIndex.load(directory, meta["n_bits"], meta["kind"]))
+                                "`ssb-vae index build`")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DamagedIndexError(path, "is empty or damaged") from None
+    needed = ("items", "n_bits", "kind", "model", "files")
+    if not isinstance(meta, dict) or any(name not in meta for name in needed):
+        raise DamagedIndexError(path, "lacks what an index records (it was written by an older ssb_vae, or "
+                                      "damaged)")
+    return meta
+
+
+def open_index(directory, model_path=None) -> CorpusIndex:
+    """Loads an index folder, verifying every part; ``model_path`` (default: the folder's copy)
+    must be the model that built it: same method, bits, weights and vocabulary."""
+    directory = Path(directory)
+    meta = read_meta(directory)
+    model_path = Path(model_path or directory / FILES["model"])
+    if not model_path.is_file():
+        raise DamagedIndexError(model_path, "is missing") if model_path.parent == directory else \
+            FileNotFoundError(f"no model file {model_path}")
+    try:
+        model, pipeline = _load_model_and_pipeline(model_path)
+    except (ValueError, OSError) as error:
+        raise DamagedIndexError(model_path, f"could not be loaded ({error})") from None
+    identity = model_identity(model, pipeline)
+    for name, value in meta["model"].items():
+        if identity.get(name) != value:
+            raise ValueError(f"{model_path} is not the model that built {directory}: its {name} is "
+                             f"{identity.get(name)}, the index's is {value}")
+    index = HammingIndex.load(directory, meta)
+    if len(index) != meta["items"] or index.codes.shape != (meta["items"], -(-meta["n_bits"] // 8)):
+        raise DamagedIndexError(directory, f"holds {len(index)} items and codes of shape {index.codes.shape}, "
+                                           f"not the {meta['items']} items its meta.json records")
+    return CorpusIndex(model, pipeline, index)
 
 
 def _print_hits(hits: list[dict], as_json: bool) -> None:
@@ -238,7 +376,8 @@ def main(argv: list[str] | None = None) -> None:
     make = commands.add_parser("build", help="hash a CSV/TSV corpus with a saved model into an index folder")
     make.add_argument("model", help="a .keras model saved with its text pipeline (--save-models)")
     make.add_argument("corpus", help="a .csv or .tsv file of documents")
-    make.add_argument("--out", required=True, help="the index folder to write (must not hold an index)")
+    make.add_argument("--out", required=True, help="the index folder to write (new, empty, or an index with --force)")
+    make.add_argument("--force", action="store_true", help="replace the index folder --out (never other files)")
     make.add_argument("--kind", choices=INDEX_KINDS, default="flat", help="exact (flat) or bucketed search")
     make.add_argument("--text-column", default="text")
     make.add_argument("--label-column", default="label", help="shown with each hit when present")
@@ -255,12 +394,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            if (Path(args.out) / FILES["meta"]).exists():
-                raise ValueError(f"{args.out} already holds an index; choose another --out or remove it")
-            corpus = build(args.model, args.corpus, args.out, args.kind, text_column=args.text_column,
-                           label_column=args.label_column, id_column=args.id_column,
-                           label_delimiter=args.label_delimiter)
+            corpus = build(args.model, args.corpus, args.out, args.kind, force=args.force,
+                           text_column=args.text_column, label_column=args.label_column,
+                           id_column=args.id_column, label_delimiter=args.label_delimiter)
             print(f"indexed {len(corpus.index)} documents as {corpus.index.n_bits}-bit codes in {args.out}")
+            if corpus.left_out:
+                shown = ", ".join(corpus.left_out[:5]) + (" …" if len(corpus.left_out) > 5 else "")
+                print(f"left out {len(corpus.left_out)} document(s) with none of the model's terms: {shown}")
         else:
             corpus = open_index(args.index, args.model)
             _print_hits(corpus.search(text=args.text, item_id=args.id, k=args.k), args.json)
@@ -269,4 +409,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ssb_vae.cli import run_command
+
+    sys.exit(run_command(main, prog="ssb-vae index"))

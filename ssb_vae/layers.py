@@ -7,8 +7,9 @@ then pass their main input through so the functional graph keeps them.
 
 from __future__ import annotations
 
-import keras
-from keras import ops
+from ssb_vae.backend import keras
+
+ops = keras.ops
 
 from ssb_vae import losses
 from ssb_vae.csr import row_ids

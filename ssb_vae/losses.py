@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 
-from keras import ops
+from ssb_vae.backend import keras
+
+ops = keras.ops
 
 from ssb_vae.csr import row_ids
 

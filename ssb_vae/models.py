@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-import keras
+from ssb_vae.backend import keras
 
 from ssb_vae.csr import csr_names
 from ssb_vae.files import replacing

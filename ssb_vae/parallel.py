@@ -3,6 +3,7 @@ tasks. The runner's grid points and the tuner's cells both go through ``execute`
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 import time
@@ -19,7 +20,7 @@ def _limit_threads(threads: int) -> None:
         os.environ[variable] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from ssb_vae.backend import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -78,8 +79,5 @@ def _execute_ray(function: Callable, items: list, address: str | None, on_result
 
 def check_backend(backend: str) -> None:
     """A ValueError saying how to install Ray when ``backend="ray"`` cannot import it."""
-    if backend == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise ValueError("--backend ray needs Ray: pip install -r requirements-ray.txt") from None
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise ValueError("--backend ray needs Ray: pip install -r requirements-ray.txt")

@@ -11,6 +11,8 @@ the level, one line per method with a band from the lowest to the highest repeti
 from __future__ import annotations
 
 import argparse
+import io
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +27,8 @@ from ssb_vae.rescoring import recompute, rows_with_codes, verify  # noqa: E402
 from ssb_vae.results import COLUMNS, METRICS  # noqa: E402
 
 ROW_KEYS = ["dataset", "bits", "algorithm"]
+# what repetitions of one cell must share: a table averages over seeds only
+SETTING_COLUMNS = ("alpha", "beta", "gamma", "epochs", "batch_size", "model_options", "ties", "protocol")
 METHOD_ORDER = ["SSB_VAE", "PHS_GS", "VDSH_S", "BVAE", "VDSH"]
 
 
@@ -32,8 +36,13 @@ def load_results(path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no results file {path}")
+    content = path.read_bytes()
+    if content and not content.endswith(b"\n"):  # a write that was cut off: its row is not whole
+        content = content[: content.rfind(b"\n") + 1]
+        print(f"{path}: ignoring an incomplete last row (a write was cut off); the next run writes it again",
+              file=sys.stderr)
     try:
-        results = pd.read_csv(path)
+        results = pd.read_csv(io.BytesIO(content))
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise ValueError(f"{path} is not a readable CSV ({type(error).__name__})") from None
     missing = [column for column in ("dataset", "algorithm", "level", "bits") if column not in results]
@@ -48,6 +57,22 @@ def load_results(path) -> pd.DataFrame:
                              "not a number; fix or remove that row")
         results[column] = numbers
     return results
+
+
+def check_one_setting(results: pd.DataFrame, path) -> None:
+    """Refuses a file whose rows of one (dataset, bits, method, level) differ in anything but the
+    seed: their mean would average two settings as if they were two repetitions."""
+    columns = [column for column in SETTING_COLUMNS if column in results]
+    settings = results[columns].astype(str).replace("nan", "")
+    for cell, rows in settings.groupby([results[key] for key in ROW_KEYS + ["level"]]):
+        for column in columns:
+            values = sorted(rows[column].unique())
+            if len(values) > 1:
+                dataset, bits, algorithm, level = cell
+                raise ValueError(
+                    f"{path}: the rows of {dataset} {algorithm} {bits} bits level {level:g} differ in "
+                    f"{column} ({', '.join(values)}); a table averages the repetitions of one setting, so "
+                    "report each setting from a results file of its own (run it with another --out)")
 
 
 def _rank(algorithm: str) -> int:
@@ -191,6 +216,7 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
     """
     csv_path = Path(csv_path)
     results = load_results(csv_path)
+    check_one_setting(results, csv_path)
     out_dir = Path(out_dir) if out_dir else csv_path.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     written, first_table = [], None
@@ -265,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
             summary = codes_table(source)
             written.append(write_beside(summary, source, out_dir, "codes_summary", index=False))
             print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:
         parser.error(str(error))
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
     print("wrote " + ", ".join(str(path) for path in written))
@@ -279,4 +305,6 @@ def write_beside(table: pd.DataFrame, source, out_dir, name: str, index: bool = 
 
 
 if __name__ == "__main__":
-    main()
+    from ssb_vae.cli import run_command
+
+    sys.exit(run_command(main, prog="ssb-vae report"))

@@ -83,7 +83,10 @@ def verify(csv_path) -> list[str]:
     returns one line per cell that differs from the CSV (empty: every number is reproduced)."""
     csv_path = Path(csv_path)
     differences = []
-    for number, row in enumerate(_read_scored_csv(csv_path), start=2):
+    rows = _read_scored_csv(csv_path)
+    if not rows:
+        raise ValueError(f"{csv_path} holds no rows, so there is nothing to verify")
+    for number, row in enumerate(rows, start=2):
         scores = _rescore(csv_path, number, row, row["ties"], None)
         differences += [f"{csv_path}, line {number}, {metric}: CSV {row[metric]}, codes give {scores[metric]!r}"
                         for metric in METRICS if float(row[metric]) != scores[metric]]

@@ -200,10 +200,21 @@ class ResultsFile:
         return {row_key(row) for row in self.rows()}
 
     def _append(self, path: Path, line: str) -> None:
-        with open(path, "a", newline="") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Appends ``line`` whole or not at all: a write that fails (disk full, size limit) is cut
+        back to the file's previous end and raised as an OSError naming the file."""
+        size = path.stat().st_size if path.exists() else 0
+        try:
+            with open(path, "a", newline="") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            try:
+                os.truncate(path, size)
+            except OSError:
+                pass  # the next runner removes an incomplete last row when it opens the file
+            raise OSError(f"could not write a row to {path} ({error.strerror or error}); the file keeps "
+                          "its earlier rows") from None
 
     def append(self, row: dict) -> None:
         """Appends one row (and the header first, into a new file) in a single flushed write."""
@@ -223,4 +234,7 @@ class ResultsFile:
 
     def record_error(self, run: dict, error: str) -> None:
         entry = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "run": run, "error": error}
-        self._append(self.errors_path, json.dumps(entry) + "\n")
+        try:
+            self._append(self.errors_path, json.dumps(entry) + "\n")
+        except OSError as write_error:  # the failure is still shown; only its log entry is lost
+            print(write_error, file=sys.stderr)

@@ -158,8 +158,7 @@ def run_point(point: GridPoint, epoch_hook=None) -> Outcome:
     ``epoch_hook(checkpoint)``, if given, is called after every epoch with a ``Checkpoint``; an
     exception it raises ends the run (the tuner prunes trials so).
     """
-    import keras
-
+    from ssb_vae.backend import keras
     from ssb_vae.evaluation import evaluate
     from ssb_vae.models import build_model
     from ssb_vae.training import hash_codes, train
@@ -432,7 +431,10 @@ def main(argv: list[str] | None = None) -> int:
                 results.check_accepts(point.key)
             check_backend(args.backend)
             for point in {point.dataset: point for point in grid}.values():  # fails early, fills the cache
-                check_options(point, point.load(), {p.method for p in grid})
+                data = point.load()
+                check_options(point, data, {p.method for p in grid})
+                if data.dropped_note():
+                    print(f"note: {data.dropped_note()}", file=sys.stderr)
         except (ValueError, PresetMissingError, DatasetNotFoundError) as error:
             arg_parser.error(str(error))  # leaving the block releases the lock
         return _run_grid(grid, args, results)
@@ -448,9 +450,13 @@ def _run_grid(grid: list[GridPoint], args, results: ResultsFile) -> int:
     if not args.no_report and out.exists():
         from ssb_vae.report import write_report
 
-        table, written = write_report(out)
-        print(table.to_string(float_format=lambda v: f"{v:.4f}"))
-        print("wrote " + ", ".join(str(path) for path in written))
+        try:
+            table, written = write_report(out)
+        except ValueError as error:
+            print(f"no report: {error}", file=sys.stderr)
+        else:
+            print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+            print("wrote " + ", ".join(str(path) for path in written))
     if failures:
         print(f"{failures} run(s) failed; see {results.errors_path}", file=sys.stderr)
     return 1 if failures else 0
@@ -475,9 +481,14 @@ def run_grid(points: list[GridPoint], results: ResultsFile, jobs: int = 1, backe
         if error is None:
             # the codes first: a row in the CSV always has its codes on disk
             codes_file = Path(f"{results.path.stem}_codes") / f"{point.name}.npz"
-            save_codes(results.path.parent / codes_file, outcome.codes)
-            row = {**outcome.row, "codes_file": codes_file.as_posix()}
-            results.append(row)
+            try:
+                save_codes(results.path.parent / codes_file, outcome.codes)
+                row = {**outcome.row, "codes_file": codes_file.as_posix()}
+                results.append(row)
+            except OSError as write_error:
+                error = (f"{write_error}" if str(results.path) in str(write_error) else
+                         f"could not write {results.path.parent / codes_file} ({write_error.strerror or write_error})")
+        if error is None:
             for note in outcome.notes:
                 progress.write(f"note: {note}")
             progress.set_postfix_str(f"{point.method} {point.level:g}: p@100={row['p@100']:.3f}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import weakref
 
-import keras
+from ssb_vae.backend import keras
 import numpy as np
+import scipy.sparse as sp
 
 from ssb_vae.batches import make_batches
 from ssb_vae.matrices import check_matrix, normalize_rows
@@ -91,6 +92,9 @@ def training_features(model: HashingAutoencoder, x, target=None, labels=None, la
     """
     x = check_matrix("x", x, n_columns=model.spec.input_dim)
     n_items = x.shape[0]
+    if (x.nnz if sp.issparse(x) else np.count_nonzero(x)) == 0:
+        raise ValueError(f"x is all zeros ({n_items} items): every item would get the same code. Check "
+                         "the inputs (texts that share no term with the vocabulary vectorize to zeros)")
     target = normalize_rows(x) if target is None else check_matrix(
         "target", target, n_columns=model.spec.input_dim, n_rows=n_items
     )
@@ -139,10 +143,13 @@ def train(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     features = training_features(model, x, target, labels, labelled)
     if not model.compiled:
+        # never more steps per execution than an epoch has: Keras' progress bar would count past
+        # the epoch's end ("10/3") and show a negative ETA
+        steps = math.ceil(features["x"].shape[0] / batch_size)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
             jit_compile=jit_compile,
-            steps_per_execution=steps_per_execution,
+            steps_per_execution=max(1, min(steps_per_execution, steps)),
         )
     seed = model.spec.seed if seed is None else seed
     batches = make_batches(features, batch_size, shuffle=True, seed=seed, sparse=_sparse_inputs(model))

@@ -103,6 +103,8 @@ def check_cells(cells: list[Cell]) -> None:
         point = cell.point(dict(cell.fixed, **{name: low for name, low, _ in cell.space}))
         data = point.load()
         check_options(point, data, {c.method for c in cells})
+        if data.dropped_note():
+            print(f"note: {data.dropped_note()}", file=sys.stderr)
         for level in {c.level for c in cells if c.dataset == cell.dataset}:
             protocol_parts(data, level, point.seed, cell.protocol)
 
@@ -202,4 +204,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ssb_vae.cli import run_command
+
+    sys.exit(run_command(main, prog="ssb-vae tune"))

@@ -59,8 +59,8 @@ def test_a_saved_index_reloads_identically(tmp_path):
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 2, (300, 12), dtype=np.uint8)  # 12 bits: padded to 16 for faiss
     index = HammingIndex.build(codes, [str(j) for j in range(300)], [["a"]] * 300, ["some text"] * 300)
-    index.save(tmp_path)
-    again = HammingIndex.load(tmp_path, 12, "flat")
+    files = index.save(tmp_path)
+    again = HammingIndex.load(tmp_path, {"n_bits": 12, "kind": "flat", "files": files})
     queries = rng.integers(0, 2, (10, 12), dtype=np.uint8)
     assert again.search(queries, 15) == index.search(queries, 15)
     np.testing.assert_array_equal(again.code_of("7"), codes[7:8])
@@ -175,13 +175,121 @@ def test_an_index_built_by_a_different_model_is_refused(saved_model, tmp_path):
     model, corpus = saved_model
     build(model, corpus, tmp_path / "ix")
     loaded = ssb_vae.load_model(model)
-    other = ssb_vae.build_model("ssb-vae", input_dim=loaded.spec.input_dim, n_classes=3, n_bits=16, seed=1)
-    other.save(tmp_path / "other.keras")
-    TextPipeline.load(pipeline_path(model)).save(pipeline_path(tmp_path / "other.keras"))
-    with pytest.raises(ValueError, match="codes of 16 bits but the index holds 12-bit codes"):
-        open_index(tmp_path / "ix", model_path=tmp_path / "other.keras")
+    for name, method, bits in (("bits", "ssb-vae", 16), ("method", "phs-gs", loaded.spec.n_bits),
+                               ("weights", loaded.method, loaded.spec.n_bits)):
+        other = ssb_vae.build_model(method, input_dim=loaded.spec.input_dim, n_classes=3, n_bits=bits, seed=7)
+        other.save(tmp_path / f"{name}.keras")
+        TextPipeline.load(pipeline_path(model)).save(pipeline_path(tmp_path / f"{name}.keras"))
+        expected = {"bits": "its n_bits is 16", "method": "its method is phs-gs", "weights": "its weights is"}[name]
+        with pytest.raises(ValueError, match=f"is not the model that built .*ix: {expected}"):
+            open_index(tmp_path / "ix", model_path=tmp_path / f"{name}.keras")
     different = TextPipeline.fit("tfidf", {"stop_words": "english"}, [TOPICS["space"], TOPICS["food"]])
     different.save(pipeline_path(tmp_path / "copy.keras"))
     (tmp_path / "copy.keras").write_bytes(model.read_bytes())
-    with pytest.raises(ValueError, match="built by a different model"):
+    with pytest.raises(ValueError, match="is not the model that built .*: its vocabulary"):
         open_index(tmp_path / "ix", model_path=tmp_path / "copy.keras")
+
+
+@pytest.mark.parametrize("part, damage, message", [
+    ("meta.json", "", "meta.json is empty or damaged; rebuild the index"),
+    ("meta.json", "{}", "meta.json lacks what an index records"),
+    ("items.json", "[", "items.json is not the file this index was built with"),
+    ("codes.npy", None, "codes.npy is not the file this index was built with"),
+    ("index.faiss", b"", "index.faiss is not the file this index was built with"),
+    ("items.json", "missing", "items.json is missing; rebuild the index"),
+    ("model.keras", "missing", "model.keras is missing; rebuild the index"),
+])
+def test_a_damaged_or_swapped_part_names_its_file(saved_model, tmp_path, part, damage, message):
+    model, corpus = saved_model
+    build(model, corpus, tmp_path / "ix")
+    path = tmp_path / "ix" / part
+    if damage == "missing":
+        path.unlink()
+    elif damage is None:  # codes of another index, of the same shape
+        build(model, topic_corpus(tmp_path / "other.csv", seed=5), tmp_path / "other")
+        path.write_bytes((tmp_path / "other" / part).read_bytes())
+    else:
+        path.write_bytes(damage if isinstance(damage, bytes) else damage.encode())
+    with pytest.raises(ValueError, match=message):
+        open_index(tmp_path / "ix")
+
+
+def test_build_never_clobbers_and_publishes_whole(saved_model, tmp_path, capsys):
+    model, corpus = saved_model
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "codes.npy").write_bytes(b"my own codes")
+    (mine / "items.json").write_text("my items")
+    with pytest.raises(ValueError, match="holds files that are not an index"):
+        build(model, corpus, mine)
+    with pytest.raises(ValueError, match="holds files that are not an index"):
+        build(model, corpus, mine, force=True)
+    assert (mine / "codes.npy").read_bytes() == b"my own codes" and (mine / "items.json").read_text() == "my items"
+
+    build(model, corpus, tmp_path / "ix")
+    (tmp_path / "ix" / "meta.json").write_text("")  # what a kill during an old, in-place write left
+    with pytest.raises(ValueError, match="already holds an index.*--force"):
+        build(model, corpus, tmp_path / "ix")
+    build(model, corpus, tmp_path / "ix", force=True)
+    assert len(open_index(tmp_path / "ix").index) == 150
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".ix")) == [".ix.lock"]
+
+    from filelock import FileLock
+
+    with FileLock(tmp_path / ".busy.lock"):
+        with pytest.raises(ValueError, match="another build is writing"):
+            build(model, corpus, tmp_path / "busy")
+    assert not (tmp_path / "busy").exists()
+
+
+def test_documents_without_terms_are_left_out_and_named(saved_model, tmp_path, capsys):
+    model, corpus = saved_model
+    table = pd.read_csv(corpus)
+    table.loc[3, "text"] = "zzzq qqxx"
+    table.loc[7, "text"] = ""
+    table.to_csv(tmp_path / "gaps.csv", index=False)
+    cli.main(["index", "build", str(model), str(tmp_path / "gaps.csv"), "--out", str(tmp_path / "ix"),
+              "--id-column", "id"])
+    assert "left out 2 document(s) with none of the model's terms: d3, d7" in capsys.readouterr().out
+    assert len(open_index(tmp_path / "ix").index) == 148
+
+
+@pytest.mark.parametrize("codes", [np.full((5, 8), 0.4), np.where(np.eye(5, 8) > 0, 1, -1)])
+def test_codes_that_are_not_zero_one_are_refused(codes):
+    with pytest.raises(ValueError, match="must hold only 0 and 1"):
+        HammingIndex.build(codes, [str(i) for i in range(5)], [[]] * 5, ["t"] * 5)
+    index = HammingIndex.build(np.zeros((5, 8), np.uint8), [str(i) for i in range(5)], [[]] * 5, ["t"] * 5)
+    with pytest.raises(ValueError, match="must hold only 0 and 1"):
+        index.search(codes[:1])
+
+
+def test_hash_reads_a_corpus_only_with_the_models_own_vocabulary(saved_model, tmp_path, capsys):
+    from ssb_vae import hashing
+
+    model, corpus = saved_model
+    hashing.main([str(model), "--dataset", str(corpus), "--out", str(tmp_path / "codes.npy")])
+    assert np.load(tmp_path / "codes.npy").shape == (120, 12)  # the database: train ∪ validation
+
+    other = tmp_path / "other" / "topics.csv"
+    other.parent.mkdir()
+    table = pd.read_csv(corpus)
+    table["text"] = table["text"].str.replace("rocket", "spaceship")  # another vocabulary
+    table.to_csv(other, index=False)
+    with pytest.raises(SystemExit):
+        hashing.main([str(model), "--dataset", str(other), "--out", str(tmp_path / "other.npy")])
+    assert "vectorized with another vocabulary" in capsys.readouterr().err
+    assert not (tmp_path / "other.npy").exists()
+
+    pipeline_path(model).rename(tmp_path / "kept.json")
+    try:
+        with pytest.raises(SystemExit):
+            hashing.main([str(model), "--dataset", str(corpus), "--out", str(tmp_path / "again.npy")])
+        assert "has no text pipeline beside it" in capsys.readouterr().err
+    finally:
+        (tmp_path / "kept.json").rename(pipeline_path(model))
+    for out in ("h.csv", "folder"):
+        (tmp_path / "folder").mkdir(exist_ok=True)
+        with pytest.raises(SystemExit):
+            hashing.main([str(model), "--dataset", str(corpus), "--out", str(tmp_path / out)])
+        assert "--out" in capsys.readouterr().err
+    assert not (tmp_path / "h.csv").exists()

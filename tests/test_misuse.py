@@ -13,7 +13,7 @@ from filelock import FileLock
 
 import ssb_vae
 from conftest import rows_of
-from ssb_vae import hashing as hash_command
+from ssb_vae import hashing
 from ssb_vae import report, runner
 from ssb_vae.data import load_dataset
 from ssb_vae.results import COLUMNS, csv_line
@@ -224,7 +224,7 @@ def test_a_truncated_model_file_is_called_damaged(tmp_path, capsys):
     with pytest.raises(ValueError, match="model.keras is damaged"):
         ssb_vae.load_model(path)
     with pytest.raises(SystemExit):
-        hash_command.main([str(path), "--dataset", "digits", "--out", str(tmp_path / "c.npy")])
+        hashing.main([str(path), "--dataset", "digits", "--out", str(tmp_path / "c.npy")])
     assert "is damaged" in capsys.readouterr().err
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import expected_float32_overflow, rows_of
-from ssb_vae import hashing as hash_command
+from ssb_vae import hashing
 from experiments.paper_preset import forensics
 from ssb_vae import report, rescoring, runner
 from ssb_vae.codes import load_codes
@@ -258,14 +258,14 @@ def test_report_from_a_small_csv(tmp_path):
 def test_hash_command_writes_codes_and_keeps_existing_files(serial_csv, tmp_path):
     model = next((serial_csv.parent / "models").glob("*ssb-vae*.keras"))
     out = tmp_path / "codes.npy"
-    hash_command.main([str(model), "--dataset", "digits", "--part", "queries", "--out", str(out)])
+    hashing.main([str(model), "--dataset", "digits", "--part", "queries", "--out", str(out)])
     codes = np.load(out)
     assert codes.shape == (200, 16) and codes.dtype == np.uint8
     with pytest.raises(SystemExit):
-        hash_command.main([str(model), "--dataset", "digits", "--out", str(out)])
+        hashing.main([str(model), "--dataset", "digits", "--out", str(out)])
     np.testing.assert_array_equal(np.load(out), codes)
     text = tmp_path / "codes.txt"
-    hash_command.main([str(model), "--dataset", "digits", "--part", "queries", "--out", str(text)])
+    hashing.main([str(model), "--dataset", "digits", "--part", "queries", "--out", str(text)])
     assert text.read_text().splitlines()[0] == "".join(map(str, codes[0]))
 
 

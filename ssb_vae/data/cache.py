@@ -20,9 +20,9 @@ from ssb_vae.data.core import Dataset, Split
 from ssb_vae.data.pipeline import TextPipeline
 from ssb_vae.files import replacing
 
-# 2: every part in a seeded random order (docs/method.md §5); 3: the text pipeline is kept. Older entries
-# are never served.
-FORMAT_VERSION = 3
+# 2: every part in a seeded random order (docs/method.md §5); 3: the text pipeline is kept; 4: the count
+# of documents left out per part is kept. Older entries are never served.
+FORMAT_VERSION = 4
 PARTS = ("train", "validation", "test")
 
 
@@ -57,6 +57,7 @@ def _flatten(dataset: Dataset) -> dict:
         "name": np.array(dataset.name),
         "classes": np.array([str(c) for c in dataset.classes]),
         "multilabel": np.array(dataset.multilabel),
+        "dropped": np.array(dataset.dropped, dtype=np.int64),
     }
     if dataset.text_pipeline is not None:
         arrays["text_pipeline"] = np.array(dataset.text_pipeline.to_json())
@@ -95,6 +96,7 @@ def _unflatten(arrays) -> Dataset:
         classes=tuple(arrays["classes"].tolist()),
         multilabel=bool(arrays["multilabel"]),
         text_pipeline=TextPipeline.from_json(str(arrays["text_pipeline"])) if "text_pipeline" in arrays else None,
+        dropped=tuple(int(n) for n in arrays["dropped"]),
         **parts,
     )
 

@@ -27,7 +27,7 @@ HOW_TO_GET = f"Compute {FEATURES} and {LABELS} with `python -m ssb_vae.data.cifa
 
 def vgg16_features(images: np.ndarray, weights: str | None = "imagenet", batch_size: int = 100) -> np.ndarray:
     """Global-average-pooled VGG16 features (n × 512) of uint8 RGB images (n × H × W × 3)."""
-    import keras
+    from ssb_vae.backend import keras
 
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Compute the VGG16 features of CIFAR-10 for ssb_vae.")
     parser.add_argument("--out", default="data", help="folder for the two .npy files (default: data)")
     args = parser.parse_args(argv)
-    import keras
+    from ssb_vae.backend import keras
 
     (train_images, train_labels), (test_images, test_labels) = keras.datasets.cifar10.load_data()
     images = np.concatenate([train_images, test_images])

@@ -64,6 +64,7 @@ class Dataset:
     classes: tuple
     multilabel: bool
     text_pipeline: object = None  # a TextPipeline for text datasets: raw text → x
+    dropped: tuple = (0, 0, 0)  # documents of train, validation, test left out: no term once vectorized
 
     @cached_property
     def database(self) -> Split:
@@ -92,6 +93,14 @@ class Dataset:
             f"{len(self.test)} test items, {self.n_features} features, "
             f"{len(self.classes)} classes ({kind})"
         )
+
+    def dropped_note(self) -> str | None:
+        """A sentence on the documents left out for having no term, or None when there are none."""
+        if not any(self.dropped):
+            return None
+        counts = ", ".join(f"{n} {part}" for n, part in zip(self.dropped, ("train", "validation", "test")) if n)
+        return (f"{self.name}: left out {sum(self.dropped)} document(s) with no term of the vocabulary "
+                f"({counts}); they have no features to learn from or to hash")
 
 
 @dataclass(frozen=True)

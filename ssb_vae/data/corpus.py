@@ -7,6 +7,8 @@ seeded 10% of the training rows becomes the validation part.
 
 from __future__ import annotations
 
+import csv
+
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +27,23 @@ def _separator(path: Path) -> str:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """A .csv (commas) or .tsv (tabs) file as text cells; an empty cell stays an empty string."""
-    return pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
+    """A .csv (commas) or .tsv (tabs) file as text cells; an empty cell stays an empty string.
+    A file that is not UTF-8, or whose header names a column twice, is refused by name."""
+    separator = _separator(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle, delimiter=separator), [])
+        table = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text (byte {error.start}); convert it, e.g. "
+                         f"`iconv -f latin1 -t utf-8 {path.name} > utf8_{path.name}`") from None
+    except pd.errors.ParserError as error:
+        raise ValueError(f"{path} is not a readable {'TSV' if separator == chr(9) else 'CSV'} file ({error})") from None
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path} names the column(s) {', '.join(map(repr, repeated))} more than once; "
+                         "give every column its own name")
+    return table
 
 
 def label_sets(cells, delimiter: str | None = None) -> list[list[str]]:

@@ -59,7 +59,7 @@ def tfidf_dataset(
     else:
         parts = [np.asarray(rows)[storage_order(len(rows), f"{name}/{part}")] for part, rows in zip(PART_NAMES, parts)]
     pipeline = TextPipeline.fit("tfidf", TFIDF_SETTINGS, texts[parts[0]])
-    splits = []
+    splits, dropped = [], []
     for part, rows in zip(PART_NAMES, parts):
         x = pipeline.transform(texts[rows])
         kept = np.flatnonzero(x.getnnz(axis=1) > 0)
@@ -67,7 +67,9 @@ def tfidf_dataset(
             raise ValueError(f"{name}: every {part} document is empty once vectorized; give more or longer documents")
         x = x[kept]
         splits.append(Split(x, normalize_rows(x), labels[rows][kept]))
-    return Dataset(name, *splits, classes=tuple(classes), multilabel=multilabel, text_pipeline=pipeline)
+        dropped.append(len(rows) - kept.size)
+    return Dataset(name, *splits, classes=tuple(classes), multilabel=multilabel, text_pipeline=pipeline,
+                   dropped=tuple(dropped))
 
 
 def snippet_features(train_texts, other_texts: list) -> tuple[TextPipeline, list[tuple]]:
