@@ -119,8 +119,9 @@ class Checkpoint:
     """What an epoch hook of ``run_point`` sees after an epoch: the run's current codes, scored on
     the run's protocol parts on demand (the tuner's pruning reads validation scores this way)."""
 
-    def __init__(self, epoch: int, model, parts, data, point: GridPoint):
+    def __init__(self, epoch: int, model, parts, data, point: GridPoint, logs: dict | None = None):
         self.epoch, self.model, self.parts, self.data, self.point = epoch, model, parts, data, point
+        self.logs = dict(logs or {})  # the epoch's loss terms
 
     def codes(self) -> tuple:
         from ssb_vae.training import hash_codes
@@ -175,7 +176,7 @@ def run_point(point: GridPoint, epoch_hook=None) -> Outcome:
     callbacks = []
     if epoch_hook is not None:
         callbacks.append(keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: epoch_hook(Checkpoint(epoch + 1, model, parts, data, point))))
+            on_epoch_end=lambda epoch, logs: epoch_hook(Checkpoint(epoch + 1, model, parts, data, point, logs))))
     started = time.perf_counter()
     history = train(model, fit.x, target=fit.target, labels=fit.labels, labelled=parts.labelled,
                     epochs=point.epochs, batch_size=point.batch_size, seed=point.seed, verbose=point.verbose,

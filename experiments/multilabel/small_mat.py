@@ -14,18 +14,17 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.io  # noqa: E402
 
-import ssb_vae  # noqa: E402
 from ssb_vae.data import load_dataset  # noqa: E402
-from ssb_vae.evaluation import evaluate  # noqa: E402
+from ssb_vae.runner import GridPoint, canonical_options, run_point  # noqa: E402
 
 VARIANTS = {"default (soft Jaccard + confidence weights)": {},
             "soft Jaccard alone": {"confidence_weighted": False},
             "reference (S = Ŷ Ŷᵀ, unweighted)": {"similarity": "dot", "confidence_weighted": False},
             "S = Ŷ Ŷᵀ + confidence weights": {"similarity": "dot"}}
+TMC_SSB_VAE = {"alpha": 0.001, "beta": 0.000244, "gamma": 10000}
 
 
 def main() -> None:
@@ -38,21 +37,16 @@ def main() -> None:
         scipy.io.savemat(path, {"train": full.train.x[:3000], "cv": full.validation.x[:300], "test": full.test.x[:500],
                                 "gnd_train": full.train.labels[:3000], "gnd_cv": full.validation.labels[:300],
                                 "gnd_test": full.test.labels[:500]})
-        data = load_dataset(str(path), cache=False)
-    print("| epochs | SSB-VAE | distinct codes, % of 3,300 | P@100 |\n|---|---|---|---|")
-    for epochs in (15, 30):
-        for name, options in VARIANTS.items():
-            supervised = data.with_supervision(0.1, seed=20)
-            db = supervised.database
-            keras.utils.set_random_seed(20)
-            model = ssb_vae.build_model("ssb-vae", input_dim=data.n_features, n_bits=16, n_classes=len(data.classes),
-                                        multilabel=True, seed=20, alpha=0.001, beta=0.000244, gamma=10000, **options)
-            ssb_vae.train(model, db.x, target=db.target, labels=db.labels, labelled=supervised.labelled,
-                          epochs=epochs, verbose=0)
-            codes, queries = ssb_vae.hash_codes(model, db.x), ssb_vae.hash_codes(model, supervised.queries.x)
-            scores = evaluate(codes, queries, db.labels, supervised.queries.labels, ks=(100,))
-            distinct = 100 * len(np.unique(codes, axis=0)) / len(codes)
-            print(f"| {epochs} | {name} | {distinct:.1f} | {scores['p@100']:.3f} |", flush=True)
+        print("| epochs | SSB-VAE | distinct codes, % of 3,300 | P@100 |\n|---|---|---|---|")
+        for epochs in (15, 30):
+            for name, options in VARIANTS.items():
+                point = GridPoint(dataset=str(path), method="ssb-vae", bits=16, level=0.1, repetition=0,
+                                  epochs=epochs, batch_size=100, data_dir=".", cache_dir=str(Path(folder) / "cache"),
+                                  model_options=canonical_options(options.items()), **TMC_SSB_VAE)
+                outcome = run_point(point)
+                codes = outcome.codes.db_codes
+                distinct = 100 * len(np.unique(codes, axis=0)) / len(codes)
+                print(f"| {epochs} | {name} | {distinct:.1f} | {outcome.row['p@100']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
