@@ -28,7 +28,8 @@ from ssb_vae.results import COLUMNS, METRICS  # noqa: E402
 
 ROW_KEYS = ["dataset", "bits", "algorithm"]
 # what repetitions of one cell must share: a table averages over seeds only
-SETTING_COLUMNS = ("alpha", "beta", "gamma", "epochs", "batch_size", "model_options", "ties", "protocol")
+SETTING_COLUMNS = ("alpha", "beta", "gamma", "epochs", "batch_size", "model_options", "ties", "protocol",
+                   "data_digest")
 METHOD_ORDER = ["SSB_VAE", "PHS_GS", "VDSH_S", "BVAE", "VDSH"]
 
 
@@ -206,6 +207,17 @@ def _safe(metric: str) -> str:
     return metric.replace("@", "")
 
 
+def plot_names(datasets) -> dict:
+    """A file-name stem per dataset: its name, or the stem of its file; two files of one stem in
+    different folders get a short digest of their path each, so that no plot replaces another."""
+    import hashlib
+
+    stems = {dataset: Path(str(dataset)).stem for dataset in datasets}
+    shared = {stem for stem in stems.values() if list(stems.values()).count(stem) > 1}
+    return {dataset: stem if stem not in shared else
+            f"{stem}-{hashlib.sha256(str(dataset).encode()).hexdigest()[:6]}" for dataset, stem in stems.items()}
+
+
 def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFrame, list[Path]]:
     """Writes the table (CSV + LaTeX) of each metric, its spread over repetitions (standard
     deviation, CSV), both as "mean ± std" cells (CSV + LaTeX), its drop from level 1.0 to 0.1
@@ -240,8 +252,9 @@ def write_report(csv_path, out_dir=None, metrics=("p@100",)) -> tuple[pd.DataFra
         comparison_table(results, metric).to_csv(comparison, float_format="%.4f")
         written += [stem.with_suffix(".csv"), stem.with_suffix(".tex"), spread, both.with_suffix(".csv"),
                     both.with_suffix(".tex"), degradation, comparison]
+        names = plot_names(results["dataset"].unique())
         for (dataset, bits), _ in results.groupby(["dataset", "bits"]):
-            name = Path(str(dataset)).stem  # a dataset given as a path is named by its file
+            name = names[dataset]
             prefix = csv_path.stem if name == csv_path.stem else f"{csv_path.stem}_{name}"
             name = f"{prefix}_{bits}bits_{_safe(metric)}.png"
             written.append(plot_metric(results, metric, dataset, int(bits), out_dir / name))

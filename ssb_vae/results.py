@@ -33,24 +33,32 @@ PACKAGE_COLUMNS = (
 # (docs/method.md §7), relative to the CSV's folder
 # ``model_options``: build_model options other than the defaults, as canonical text (runner.py);
 # ``protocol``: what the run fitted on and was scored on (ssb_vae.protocols)
-COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file", "model_options", "protocol")
-# the layout of CSVs written before model options and protocols were recorded: every row has the
-# default options and the test protocol
-DEFAULT_OPTIONS_COLUMNS = COLUMNS[:-2]
-READABLE_LAYOUTS = (COLUMNS, DEFAULT_OPTIONS_COLUMNS)
+# ``data_digest``: for a dataset given as a file, a digest of its content and reading options, so that
+# a run is keyed by what it ran on, not by the path (empty for the named datasets)
+COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file", "model_options", "protocol", "data_digest")
+# the layouts of CSVs written before file datasets were keyed by content, and before model options
+# and protocols were recorded: their rows have the defaults of the columns they lack
+PATH_KEYED_COLUMNS = COLUMNS[:-1]
+DEFAULT_OPTIONS_COLUMNS = COLUMNS[:-3]
+READABLE_LAYOUTS = (COLUMNS, PATH_KEYED_COLUMNS, DEFAULT_OPTIONS_COLUMNS)
 # the layout of CSVs written before ties were recorded: position tie-breaking, no stored codes
 POSITION_TIES_COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS)
 # every setting that changes a run's result (the preset acts through alpha, beta, gamma)
 KEY_COLUMNS = ("dataset", "algorithm", "bits", "level", "alpha", "beta", "gamma", "seed_used", "epochs",
-               "batch_size", "model_options", "protocol")
-KEY_TYPES = (str, str, int, float, float, float, float, int, int, int, str, str)
+               "batch_size", "model_options", "protocol", "data_digest")
+KEY_TYPES = (str, str, int, float, float, float, float, int, int, int, str, str, str)
 # key columns that older rows and stored codes lack, with the value they were run with
-KEY_DEFAULTS = {"model_options": "", "protocol": "test"}
+KEY_DEFAULTS = {"model_options": "", "protocol": "test", "data_digest": ""}
 
 
 def row_key(row: dict) -> tuple:
-    """The identity of a run in a results file, typed so that ``0.5`` and ``"0.5"`` agree."""
-    return tuple(kind(_value(row, column)) for kind, column in zip(KEY_TYPES, KEY_COLUMNS))
+    """The identity of a run in a results file, typed so that ``0.5`` and ``"0.5"`` agree. A dataset
+    file with a content digest is identified by the digest alone: the same file under two paths is
+    one dataset, an edited file another."""
+    key = [kind(_value(row, column)) for kind, column in zip(KEY_TYPES, KEY_COLUMNS)]
+    if key[-1]:
+        key[0] = ""
+    return tuple(key)
 
 
 def _value(row: dict, column: str):
@@ -227,10 +235,12 @@ class ResultsFile:
         """Refuses a run whose key this file's layout cannot record: one with model options or
         another protocol, into a file written before those columns existed."""
         recorded = dict(zip(KEY_COLUMNS, key))
-        if any(recorded[column] != default for column, default in KEY_DEFAULTS.items()) and \
-                not set(KEY_DEFAULTS) <= set(self.columns):
-            raise ValueError(f"{self.path} was written before model options and protocols were recorded; "
-                             "write runs with --model-option or --protocol to another --out")
+        lacking = [column for column, default in KEY_DEFAULTS.items()
+                   if recorded[column] != default and column not in self.columns]
+        if lacking:
+            raise ValueError(f"{self.path} was written before {', '.join(lacking)} was recorded, so it cannot "
+                             "hold this run; write it to another --out (runs with --model-option, --protocol "
+                             "or a dataset file need the newer layout)")
 
     def record_error(self, run: dict, error: str) -> None:
         entry = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "run": run, "error": error}

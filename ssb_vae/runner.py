@@ -50,6 +50,7 @@ class GridPoint:
     corpus_options: tuple = ()  # (name, value) pairs for a CSV/TSV corpus: columns, delimiter
     model_options: tuple = ()  # sorted (name, value) pairs for build_model, the defaults left out
     protocol: str = "test"  # what the run fits on and is scored on (ssb_vae.protocols)
+    data_digest: str = ""  # a dataset file's content and reading options (dataset_digest); "" for a name
 
     def load(self):
         """The run's dataset."""
@@ -63,11 +64,16 @@ class GridPoint:
         return SEEDS[self.repetition]
 
     @property
-    def key(self) -> tuple:
+    def key_values(self) -> dict:
+        """The run's key columns and their values (what its row and its stored codes record)."""
         values = (self.dataset, ALGORITHMS[self.method], self.bits, self.level, self.alpha, self.beta,
                   self.gamma, self.seed, self.epochs, self.batch_size, options_text(self.model_options),
-                  self.protocol)
-        return row_key(dict(zip(KEY_COLUMNS, values)))
+                  self.protocol, self.data_digest)
+        return dict(zip(KEY_COLUMNS, values))
+
+    @property
+    def key(self) -> tuple:
+        return row_key(self.key_values)
 
     @property
     def name(self) -> str:
@@ -76,7 +82,8 @@ class GridPoint:
                 f"_a{self.alpha!r}_b{self.beta!r}_g{self.gamma!r}_seed{self.seed}"
                 f"_e{self.epochs}_bs{self.batch_size}"
                 + "".join(f"_{name}-{value}" for name, value in self.model_options)
-                + ("" if self.protocol == "test" else f"_{self.protocol}"))
+                + ("" if self.protocol == "test" else f"_{self.protocol}")
+                + (f"_data{self.data_digest[:8]}" if self.data_digest else ""))
 
     def model_path(self) -> Path:
         return Path(self.save_models) / f"{self.name}.keras"
@@ -190,18 +197,16 @@ def run_point(point: GridPoint, epoch_hook=None) -> Outcome:
     eval_seconds = time.perf_counter() - started
     notes = (_save_model(model, data.text_pipeline, point),) if point.save_models else ()
 
-    dataset, algorithm, bits, level, alpha, beta, gamma, seed, epochs, batch_size, options, protocol = point.key
-    codes = StoredCodes(db_codes, query_codes, database.labels, queries.labels, dict(zip(KEY_COLUMNS, point.key)))
+    key = point.key_values
+    codes = StoredCodes(db_codes, query_codes, database.labels, queries.labels, key)
     row = {
-        "dataset": dataset, "algorithm": algorithm, "level": level,
-        "alpha": alpha, "beta": beta, "gamma": gamma,
+        **key,
         **{metric: scores[metric] for metric in METRICS},
-        "added_val_flag": True, "seed_used": seed, "bits": bits,
-        "epochs": epochs, "batch_size": batch_size, "repetition": point.repetition,
+        "added_val_flag": True, "repetition": point.repetition,
         "n_labelled": int(parts.labelled.sum()),
         "final_loss": history.history["loss"][-1],
         "train_seconds": round(train_seconds, 3), "eval_seconds": round(eval_seconds, 3),
-        "ties": point.ties, "model_options": options, "protocol": protocol,
+        "ties": point.ties,
     }
     return Outcome(row, codes, tuple(note for note in notes if note))
 
@@ -292,6 +297,26 @@ def corpus_options(args, dataset: str) -> tuple:
             ("label_delimiter", args.label_delimiter), ("split_column", args.split_column))
 
 
+def dataset_digest(dataset: str, data_dir, options: tuple = ()) -> str:
+    """For a dataset given as a file: a digest of its bytes and of the options it is read with;
+    "" for a named dataset (its files are fixed by name). A file that does not exist is left to
+    the loader, which says so."""
+    import hashlib
+    import json
+
+    from ssb_vae.data.cache import file_digest
+
+    path = Path(dataset)
+    if path.suffix.lower() not in (".csv", ".tsv", ".mat"):
+        return ""
+    if not path.is_file() and (Path(data_dir) / path).is_file():
+        path = Path(data_dir) / path
+    if not path.is_file():
+        return ""
+    described = json.dumps([file_digest(path), list(map(list, options))])
+    return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+
 def default_batch_size(dataset: str) -> int:
     """docs/method.md §2: batches of 100 items, 200 for CIFAR-10."""
     return 200 if dataset == "cifar10" else 100
@@ -314,6 +339,8 @@ def build_grid(args) -> list[GridPoint]:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    digests = {dataset: dataset_digest(dataset, args.data_dir, corpus_options(args, dataset))
+               for dataset in args.dataset}
     return [
         GridPoint(dataset=dataset, method=method, bits=bits, level=level, repetition=repetition,
                   epochs=args.epochs, batch_size=args.batch_size or default_batch_size(dataset),
@@ -322,7 +349,7 @@ def build_grid(args) -> list[GridPoint]:
                   overwrite_models=args.overwrite_models,
                   verbose=2 if args.verbose else 0, ties=args.ties,
                   corpus_options=corpus_options(args, dataset), model_options=options,
-                  protocol=args.protocol,
+                  protocol=args.protocol, data_digest=digests[dataset],
                   **hyperparameters(args, dataset, bits, method, level))
         for dataset in dict.fromkeys(args.dataset)
         for bits in dict.fromkeys(args.bits)
@@ -444,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run_grid(grid: list[GridPoint], args, results: ResultsFile) -> int:
     out = results.path
     done = results.done_keys()
-    todo = [point for point in grid if point.key not in done]
+    unique: dict = {}
+    for point in grid:  # one dataset file under two paths is one dataset: it runs once
+        unique.setdefault(point.key, point)
+    todo = [point for point in unique.values() if point.key not in done]
     print(f"{len(grid)} runs in the grid, {len(grid) - len(todo)} already in {out}, {len(todo)} to run")
     failures = run_grid(todo, results, jobs=args.jobs, backend=args.backend, ray_address=args.ray_address,
                         save_models=args.save_models)

@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from ssb_vae.presets import PRESET_COLUMNS  # noqa: E402
 from ssb_vae.runner import (add_grid_arguments, canonical_options, check_options, corpus_options,  # noqa: E402
-                            default_batch_size, loss_weight, split_metric)
+                            dataset_digest, default_batch_size, loss_weight, split_metric)
 from ssb_vae.tuning import TUNE_PROTOCOLS, Cell, search_space  # noqa: E402
 
 
@@ -86,7 +86,8 @@ def build_cells(args) -> list[Cell]:
                         batch_size=args.batch_size or default_batch_size(dataset), space=space, fixed=kept,
                         seed=args.seed, trials=args.trials, storage=storage, data_dir=str(args.data_dir),
                         cache_dir=args.cache_dir, ties=args.ties,
-                        corpus_options=corpus_options(args, dataset), model_options=options))
+                        corpus_options=corpus_options(args, dataset), model_options=options,
+                        data_digest=dataset_digest(dataset, args.data_dir, corpus_options(args, dataset))))
     return cells
 
 

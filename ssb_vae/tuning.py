@@ -61,13 +61,17 @@ class Cell:
     ties: str = "expected"
     corpus_options: tuple = ()
     model_options: tuple = ()
+    data_digest: str = ""  # a dataset file's content and reading options (runner.dataset_digest)
 
     @property
     def identity(self) -> dict:
         """What makes two tunes the same study: everything but where data and storage live and the
-        number of trials (a later run may ask for more)."""
+        number of trials (a later run may ask for more). Fields added since the first tunes enter
+        only when they differ from their default, so that those tunes keep their studies."""
         skipped = {"trials", "storage", "data_dir", "cache_dir"}
-        return {name: value for name, value in asdict(self).items() if name not in skipped}
+        later = {"data_digest": ""}
+        return {name: value for name, value in asdict(self).items()
+                if name not in skipped and later.get(name, object()) != value}
 
     @property
     def study_name(self) -> str:
@@ -89,7 +93,7 @@ class Cell:
                          repetition=0, epochs=self.epochs, batch_size=self.batch_size,
                          data_dir=self.data_dir, cache_dir=self.cache_dir, ties=self.ties,
                          corpus_options=self.corpus_options, model_options=self.model_options,
-                         protocol=self.protocol, **weights)
+                         protocol=self.protocol, data_digest=self.data_digest, **weights)
 
 
 def search_space(method: str, dataset: str, bits: int, level: float, search_beta: bool = False,

@@ -9,6 +9,6 @@ def test_the_multilabel_grids_are_runner_points_with_distinct_keys():
         assert len({point.key for point in points}) == len(points) == len(entries)
         assert {point.protocol for point in points} == {protocol}
         for point, (method, variant, *_) in zip(points, entries):
-            assert compare.variant_of(point.method, point.key[-2]) == variant
+            assert compare.variant_of(point.method, point.key_values["model_options"]) == variant
     default = compare.grid_points([("ssb-vae", "jaccard+confidence", 0.1, 16, 20)], "data", "test")[0]
     assert default.model_options == () and default.alpha == 0.001

@@ -33,7 +33,7 @@ def test_the_progress_bar_never_counts_past_an_epoch():
 
     model = ssb_vae.build_model("vdsh-s", 6, 4, 2, seed=0)
     x = np.random.default_rng(0).random((250, 6)).astype(np.float32)
-    ssb_vae.train(model, x, labels=np.arange(250) % 2, epochs=1, batch_size=100, verbose=0)
+    ssb_vae.train(model, x, labels=np.arange(250) % 2, epochs=1, batch_size=100, verbose=0, jit_compile=False)
     assert int(model.steps_per_execution) == 3  # 3 steps an epoch, not 10 (Keras showed "10/3")
 
 
@@ -65,6 +65,7 @@ except OSError as error:
     assert (tmp_path / "r.csv").read_text() == "first line\n"
 
 
+@pytest.mark.slow
 def test_a_failed_codes_write_fails_that_run_and_the_grid_goes_on(tmp_path, monkeypatch, capsys):
     from ssb_vae import runner
 
@@ -170,3 +171,34 @@ def test_an_unexpected_failure_is_one_line_unless_debugging(monkeypatch, capsys)
     monkeypatch.setenv("SSB_VAE_DEBUG", "1")
     with pytest.raises(KeyError):
         run_command(broken, [])
+
+
+@pytest.mark.slow
+def test_a_dataset_file_is_keyed_by_its_content_not_its_path(tmp_path, capsys):
+    from ssb_vae import runner
+
+    words = ["orbit rocket moon", "engine wheel brake", "flour sugar oven"]
+    table = pd.DataFrame([{"text": f"{words[i % 3]} doc{i}", "label": f"c{i % 3}"} for i in range(90)])
+    first, second = tmp_path / "a" / "news.csv", tmp_path / "b" / "news.csv"
+    for path in (first, second):
+        path.parent.mkdir()
+        table.to_csv(path, index=False)
+    out = tmp_path / "r.csv"
+    arguments = ["--methods", "vdsh-s", "--levels", "0.5", "--epochs", "1", "--out", str(out),
+                 "--cache-dir", str(tmp_path / "cache")]
+    assert runner.main(["--dataset", str(first), str(second), *arguments]) == 0
+    assert len(rows_of(out)) == 1  # one content under two paths: one run, one plot
+    assert runner.main(["--dataset", str(second), *arguments]) == 0
+    assert "1 already in" in capsys.readouterr().out and len(rows_of(out)) == 1
+
+    table.loc[::2, "label"] = "c0"  # labels edited in place: another dataset
+    table.to_csv(first, index=False)
+    assert runner.main(["--dataset", str(first), *arguments, "--no-report"]) == 0
+    rows = rows_of(out)
+    assert len(rows) == 2 and rows[0]["data_digest"] != rows[1]["data_digest"] != ""
+    assert len({row["codes_file"] for row in rows}) == 2
+
+    from ssb_vae.report import plot_names
+
+    assert len(set(plot_names([str(first), str(second)]).values())) == 2
+    assert plot_names(["20news", str(first)]) == {"20news": "20news", str(first): "news"}

@@ -42,7 +42,7 @@ def test_default_command_writes_spec_csv_table_and_plot(serial_csv):
                            "p@1000", "p@5000", "map@100", "map@1000", "map@5000", "added_val_flag",
                            "seed_used"]
     assert {"bits", "epochs", "train_seconds", "eval_seconds"} <= set(header)
-    assert header[-4:] == ["ties", "codes_file", "model_options", "protocol"]
+    assert header[-5:] == ["ties", "codes_file", "model_options", "protocol", "data_digest"]
     rows = rows_of(serial_csv)
     assert [r["algorithm"] for r in rows] == ["PHS_GS", "SSB_VAE"]
     assert all(r["ties"] == "expected" for r in rows)
@@ -433,6 +433,7 @@ def test_workers_end_when_the_runner_is_killed(tmp_path):
     assert not any(map(_running, workers))
 
 
+@pytest.mark.slow
 def test_model_options_enter_the_key_the_column_and_the_file_names(tmp_path, capsys):
     out = tmp_path / "options.csv"
     quick = ["--methods", "phs-gs", "--levels", "1.0", "--epochs", "1", "--no-report", "--out", str(out)]
@@ -451,19 +452,21 @@ def test_model_options_enter_the_key_the_column_and_the_file_names(tmp_path, cap
 
 def test_a_csv_written_before_model_options_resumes_and_verifies(serial_csv, tmp_path, capsys):
     """The layout without the model_options column (every committed study) keeps its keys."""
-    old = tmp_path / "old.csv"
-    rows = rows_of(serial_csv)
-    columns = [column for column in rows[0] if column not in ("model_options", "protocol")]
-    old.write_text(csv_line(columns) + "".join(csv_line([row[c] for c in columns]) for row in rows))
     (tmp_path / "digits_codes").symlink_to(serial_csv.parent / "digits_codes")
-    assert rescoring.verify(old) == []
-    assert runner.main([*QUICK, "--out", str(old), "--no-report"]) == 0
-    assert "0 to run" in capsys.readouterr().out
+    rows = rows_of(serial_csv)
+    for name, lacking in (("old", ("model_options", "protocol", "data_digest")), ("path_keyed", ("data_digest",))):
+        old = tmp_path / f"{name}.csv"
+        columns = [column for column in rows[0] if column not in lacking]
+        old.write_text(csv_line(columns) + "".join(csv_line([row[c] for c in columns]) for row in rows))
+        assert rescoring.verify(old) == []
+        assert runner.main([*QUICK, "--out", str(old), "--no-report"]) == 0
+        assert "0 to run" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        runner.main([*QUICK, "--out", str(old), "--no-report", "--model-option", "pairs=labelled"])
-    assert "written before model options" in capsys.readouterr().err
+        runner.main([*QUICK, "--out", str(tmp_path / "old.csv"), "--no-report", "--model-option", "pairs=labelled"])
+    assert "written before model_options was recorded" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_validation_protocols_fit_on_the_training_part_and_score_validation(tmp_path, digits):
     out = tmp_path / "protocols.csv"
     quick = ["--methods", "phs-gs", "--levels", "0.5", "--epochs", "1", "--no-report", "--out", str(out)]
