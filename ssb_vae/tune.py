@@ -91,6 +91,13 @@ def build_cells(args) -> list[Cell]:
     return cells
 
 
+def same_cell(stored: dict, identity: dict) -> bool:
+    """Whether a cell read back from the storage (its tuples now JSON lists) is ``identity``."""
+    import json
+
+    return json.dumps(stored, sort_keys=True, default=list) == json.dumps(identity, sort_keys=True, default=list)
+
+
 def default_storage(out: Path) -> Path:
     return out.with_name(out.stem + ".db")
 
@@ -192,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
             results = write_outputs(out, storage, plots=not args.no_plots)
             for result in results:
-                if result.identity == cell.identity and result.best is not None:
+                if same_cell(result.identity, cell.identity) and result.best is not None:
                     weights = {**dict(cell.fixed), **result.best.params}
                     print(f"{cell.dataset} {cell.method} {cell.bits} bits level {cell.level:g}: "
                           f"{cell.metric}={result.best.value:.4f} at "
