@@ -290,17 +290,27 @@ def check_options(point: GridPoint, data, methods) -> None:
 
 
 def corpus_options(args, dataset: str) -> tuple:
-    """The CSV/TSV options of the command line, for a dataset that is such a file."""
-    if Path(dataset).suffix.lower() not in (".csv", ".tsv"):
-        return ()
-    return (("text_column", args.text_column), ("label_column", args.label_column),
-            ("label_delimiter", args.label_delimiter), ("split_column", args.split_column))
+    """The dataset options of the command line: the CSV/TSV options for such a file, and the
+    vocabulary size of a text dataset when it is not the default."""
+    from ssb_vae.data import TEXT_DATASETS
+    from ssb_vae.data.text import MAX_FEATURES
+
+    corpus = Path(dataset).suffix.lower() in (".csv", ".tsv")
+    options = ((("text_column", args.text_column), ("label_column", args.label_column),
+                ("label_delimiter", args.label_delimiter), ("split_column", args.split_column)) if corpus else ())
+    max_features = getattr(args, "max_features", None)
+    if max_features is not None and max_features != MAX_FEATURES:
+        if not corpus and dataset not in TEXT_DATASETS:
+            raise ValueError(f"--max-features applies to the text datasets ({', '.join(TEXT_DATASETS)}) and "
+                             f"CSV/TSV corpora; {dataset} has fixed features")
+        options += (("max_features", max_features),)
+    return options
 
 
 def dataset_digest(dataset: str, data_dir, options: tuple = ()) -> str:
-    """For a dataset given as a file: a digest of its bytes and of the options it is read with;
-    "" for a named dataset (its files are fixed by name). A file that does not exist is left to
-    the loader, which says so."""
+    """For a dataset given as a file: a digest of its bytes and of the options it is read with; for
+    a named dataset, a digest of its options ("" with none: its files are fixed by name). A file
+    that does not exist is left to the loader, which says so."""
     import hashlib
     import json
 
@@ -308,7 +318,7 @@ def dataset_digest(dataset: str, data_dir, options: tuple = ()) -> str:
 
     path = Path(dataset)
     if path.suffix.lower() not in (".csv", ".tsv", ".mat"):
-        return ""
+        return "" if not options else hashlib.sha256(json.dumps(list(map(list, options))).encode()).hexdigest()[:16]
     if not path.is_file() and (Path(data_dir) / path).is_file():
         path = Path(data_dir) / path
     if not path.is_file():
@@ -383,6 +393,9 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-column", default="split",
                    help="CSV/TSV corpus: a column of train/validation/test, honoured when present "
                         "(else a seeded 60/20/20 split)")
+    p.add_argument("--max-features", type=int, default=None,
+                   help="text datasets and corpora: the vocabulary size (None: 10,000); part of the "
+                        "dataset's cache key and of each run's key")
     p.add_argument("--methods", nargs="+", default=["vdsh-s", "phs-gs", "ssb-vae"],
                    help=f"methods among {', '.join(METHODS)}")
     p.add_argument("--bits", nargs="+", type=int, default=[16], help="code lengths")

@@ -202,3 +202,29 @@ def test_a_dataset_file_is_keyed_by_its_content_not_its_path(tmp_path, capsys):
 
     assert len(set(plot_names([str(first), str(second)]).values())) == 2
     assert plot_names(["20news", str(first)]) == {"20news": "20news", str(first): "news"}
+
+
+def test_max_features_changes_the_vocabulary_the_cache_key_and_the_run_key(tmp_path):
+    from ssb_vae.data import load_dataset
+    from ssb_vae.runner import build_grid, parser
+
+    words = ["orbit rocket moon nasa", "engine wheel brake motor", "flour sugar oven dough"]
+    pd.DataFrame([{"text": f"{words[i % 3]} doc{i}", "label": f"c{i % 3}"} for i in range(90)]).to_csv(
+        tmp_path / "c.csv", index=False)
+    cache = tmp_path / "cache"
+    full = load_dataset(str(tmp_path / "c.csv"), cache_dir=cache)
+    small = load_dataset(str(tmp_path / "c.csv"), cache_dir=cache, max_features=5)
+    assert small.n_features == 5 < full.n_features and len(list(cache.glob("*"))) == 2
+    assert small.text_pipeline.digest() != full.text_pipeline.digest()
+
+    def key(*extra):
+        (point,) = build_grid(parser().parse_args(["--dataset", str(tmp_path / "c.csv"), "--methods", "vdsh-s",
+                                                   "--levels", "0.5", *extra]))
+        return point
+    assert key().key == key("--max-features", "10000").key != key("--max-features", "5").key
+    assert dict(key("--max-features", "5").corpus_options)["max_features"] == 5
+    assert key("--max-features", "5").name != key().name
+    with pytest.raises(ValueError, match="--max-features applies to the text datasets"):
+        build_grid(parser().parse_args(["--dataset", "digits", "--max-features", "5"]))
+    with pytest.raises(ValueError, match="max_features must be a positive integer"):
+        load_dataset(str(tmp_path / "c.csv"), cache_dir=cache, max_features=0)

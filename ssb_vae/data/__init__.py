@@ -11,6 +11,7 @@ from ssb_vae.data.sources import DatasetNotFoundError, find_source
 
 DATASETS = ("digits", "20news", "20news-multilabel", "snippets", "tmc", "cifar10")
 TMC_FILE = "tmc.tfidf.mat"
+TEXT_DATASETS = ("20news", "20news-multilabel", "snippets")
 
 
 def load_dataset(
@@ -26,16 +27,20 @@ def load_dataset(
     cached in ``cache_dir`` (default ``~/.cache/ssb_vae``, or ``$SSB_VAE_CACHE``) unless
     ``cache`` is false. ``options``: ``download`` (20news: fall back to scikit-learn's
     fetcher, default true); ``text_column``, ``label_column``, ``label_delimiter``,
-    ``split_column`` (CSV/TSV; see ``ssb_vae.data.corpus``).
+    ``split_column`` (CSV/TSV; see ``ssb_vae.data.corpus``); ``max_features`` (the text datasets'
+    vocabulary size, default 10,000; part of the cache key).
     """
     cache_path = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if cache else None
     key = str(name)
+    if "max_features" in options and not (key in TEXT_DATASETS or Path(key).suffix.lower() in (".csv", ".tsv")):
+        raise ValueError(f"max_features applies to the text datasets ({', '.join(TEXT_DATASETS)}, CSV/TSV "
+                         f"corpora); {name} has fixed features")
     if key == "digits":
         return digits.load()
     if key in ("20news", "20news-multilabel"):
         return newsgroups.load(data_dir, cache_path, roots=key == "20news-multilabel", **options)
     if key == "snippets":
-        return snippets.load(data_dir, cache_path)
+        return snippets.load(data_dir, cache_path, **options)
     if key == "tmc":
         how = f"Get {TMC_FILE} (the TMC / SIAM 2007 text-mining data in the semantic-hashing .mat layout)."
         return matfile.load(find_source(data_dir, [TMC_FILE], "tmc", how), cache_path, name="tmc")

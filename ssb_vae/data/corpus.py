@@ -17,7 +17,7 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from ssb_vae.data.cache import cache_key, cached
 from ssb_vae.data.core import Dataset, split_indices
-from ssb_vae.data.text import PART_NAMES, TFIDF_SETTINGS, tfidf_dataset
+from ssb_vae.data.text import MAX_FEATURES, PART_NAMES, TFIDF_SETTINGS, tfidf_dataset, with_max_features
 
 VALIDATION_FROM_TRAIN = 0.1
 
@@ -90,7 +90,7 @@ def _parts(path: Path, cells: pd.Series) -> list[np.ndarray]:
 
 
 def _dataset(path: Path, text_column: str, label_column: str, label_delimiter: str | None,
-             split_column: str) -> Dataset:
+             split_column: str, vectorizer: dict = TFIDF_SETTINGS) -> Dataset:
     table = read_table(path)
     if table.empty:
         raise ValueError(f"{path} has no documents (only a header, or nothing)")
@@ -107,10 +107,12 @@ def _dataset(path: Path, text_column: str, label_column: str, label_delimiter: s
     _check_labels(path, label_column, sets)
     if label_delimiter is None:
         classes, labels = np.unique(cells.to_numpy(), return_inverse=True)
-        return tfidf_dataset(path.stem, texts, labels.astype(np.int64), classes, multilabel=False, parts=parts)
+        return tfidf_dataset(path.stem, texts, labels.astype(np.int64), classes, multilabel=False, parts=parts,
+                             settings=vectorizer)
     binarizer = MultiLabelBinarizer()
     matrix = binarizer.fit_transform(sets).astype(np.uint8)
-    return tfidf_dataset(path.stem, texts, matrix, binarizer.classes_, multilabel=True, parts=parts)
+    return tfidf_dataset(path.stem, texts, matrix, binarizer.classes_, multilabel=True, parts=parts,
+                         settings=vectorizer)
 
 
 def load(
@@ -120,17 +122,19 @@ def load(
     label_column: str = "label",
     label_delimiter: str | None = None,
     split_column: str = "split",
+    max_features: int = MAX_FEATURES,
 ) -> Dataset:
-    """TF-IDF fitted on train, as for 20 Newsgroups; parts from ``split_column`` when the file
-    has it, else a random 60/20/20 split (fixed seed).
+    """TF-IDF fitted on train, as for 20 Newsgroups, over at most ``max_features`` terms; parts from
+    ``split_column`` when the file has it, else a random 60/20/20 split (fixed seed).
 
     With ``label_delimiter`` (e.g. ``"|"``) the label cells hold several classes: multi-label.
     """
     path = Path(path)
+    vectorizer = with_max_features(TFIDF_SETTINGS, max_features)
     settings = {
-        "vectorizer": TFIDF_SETTINGS,
+        "vectorizer": vectorizer,
         "columns": (text_column, label_column, label_delimiter, split_column),
         "separator": _separator(path),  # a .csv and a .tsv of the same bytes parse differently
     }
-    build = lambda: _dataset(path, text_column, label_column, label_delimiter, split_column)  # noqa: E731
+    build = lambda: _dataset(path, text_column, label_column, label_delimiter, split_column, vectorizer)  # noqa: E731
     return cached(cache_dir, cache_key(path.stem, [path], settings), build)

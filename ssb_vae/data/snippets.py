@@ -12,7 +12,7 @@ import numpy as np
 from ssb_vae.data.cache import cache_key, cached
 from ssb_vae.data.core import Dataset, Split, split_indices, storage_order
 from ssb_vae.data.sources import find_source, read_tar_members
-from ssb_vae.data.text import SNIPPET_SETTINGS, snippet_features
+from ssb_vae.data.text import MAX_FEATURES, SNIPPET_SETTINGS, snippet_features, with_max_features
 
 ARCHIVE = "data-web-snippets.tar.gz"
 HOW_TO_GET = (
@@ -51,7 +51,7 @@ def _read(directory: Path) -> tuple[list[Path], dict[str, bytes]]:
     find_source(directory, [ARCHIVE, "train.txt + test.txt"], "snippets", HOW_TO_GET)
 
 
-def _dataset(contents: dict[str, bytes]) -> Dataset:
+def _dataset(contents: dict[str, bytes], settings: dict = SNIPPET_SETTINGS) -> Dataset:
     train_texts, train_labels = parse_lines(contents["train.txt"], "train.txt")
     test_texts, test_labels = parse_lines(contents["test.txt"], "test.txt")
     test_order = storage_order(len(test_texts), "snippets/test.txt")  # docs/method.md §5: not in file order
@@ -62,7 +62,7 @@ def _dataset(contents: dict[str, bytes]) -> Dataset:
     texts = np.asarray(train_texts, dtype=object)
     labels = np.array([index[name] for name in train_labels], dtype=np.int64)
     test_y = np.array([index[name] for name in test_labels], dtype=np.int64)
-    pipeline, features = snippet_features(texts[train_rows], [texts[validation_rows], test_texts])
+    pipeline, features = snippet_features(texts[train_rows], [texts[validation_rows], test_texts], settings)
     parts = [
         Split(*features[0], labels[train_rows]),
         Split(*features[1], labels[validation_rows]),
@@ -71,8 +71,10 @@ def _dataset(contents: dict[str, bytes]) -> Dataset:
     return Dataset("snippets", *parts, classes=tuple(classes), multilabel=False, text_pipeline=pipeline)
 
 
-def load(data_dir, cache_dir: Path | None) -> Dataset:
-    """Reads ``data-web-snippets.tar.gz``, or ``train.txt`` and ``test.txt``, from ``data_dir``."""
+def load(data_dir, cache_dir: Path | None, max_features: int = MAX_FEATURES) -> Dataset:
+    """Reads ``data-web-snippets.tar.gz``, or ``train.txt`` and ``test.txt``, from ``data_dir``;
+    ``max_features``: the vocabulary size (part of the cache key)."""
     sources, contents = _read(Path(data_dir))
-    settings = {"vectorizer": SNIPPET_SETTINGS, "split": (0.9, 0.1)}
-    return cached(cache_dir, cache_key("snippets", sources, settings), lambda: _dataset(contents))
+    vectorizer = with_max_features(SNIPPET_SETTINGS, max_features)
+    settings = {"vectorizer": vectorizer, "split": (0.9, 0.1)}
+    return cached(cache_dir, cache_key("snippets", sources, settings), lambda: _dataset(contents, vectorizer))

@@ -12,7 +12,8 @@ from ssb_vae.data.core import Dataset, Split, split_indices, storage_order
 from ssb_vae.data.pipeline import TextPipeline
 from ssb_vae.matrices import normalize_rows
 
-TFIDF_SETTINGS = {"max_features": 10000, "stop_words": "english"}
+MAX_FEATURES = 10000  # docs/method.md §5: the vocabulary of every text dataset unless max_features is given
+TFIDF_SETTINGS = {"max_features": MAX_FEATURES, "stop_words": "english"}
 SNIPPET_SETTINGS = {
     "max_features": 10000,
     "ngram_range": (1, 3),
@@ -32,6 +33,13 @@ def minimum_items(fractions) -> int:
     return n
 
 
+def with_max_features(settings: dict, max_features: int) -> dict:
+    """Vectorizer ``settings`` with another vocabulary size; a ValueError unless it is a positive int."""
+    if isinstance(max_features, bool) or not isinstance(max_features, int) or max_features < 1:
+        raise ValueError(f"max_features must be a positive integer, got {max_features!r}")
+    return {**settings, "max_features": max_features}
+
+
 def tfidf_dataset(
     name: str,
     texts: list[str],
@@ -40,6 +48,7 @@ def tfidf_dataset(
     multilabel: bool,
     fractions=(0.6, 0.2, 0.2),
     parts: list[np.ndarray] | None = None,
+    settings: dict = TFIDF_SETTINGS,
 ) -> Dataset:
     """Splits ``texts`` (at random with a fixed seed, or by the given ``parts``: row indices of
     train, validation, test), fits TF-IDF on train and drops the rows that are empty after it.
@@ -58,7 +67,7 @@ def tfidf_dataset(
         parts = split_indices(len(texts), fractions)
     else:
         parts = [np.asarray(rows)[storage_order(len(rows), f"{name}/{part}")] for part, rows in zip(PART_NAMES, parts)]
-    pipeline = TextPipeline.fit("tfidf", TFIDF_SETTINGS, texts[parts[0]])
+    pipeline = TextPipeline.fit("tfidf", settings, texts[parts[0]])
     splits, dropped = [], []
     for part, rows in zip(PART_NAMES, parts):
         x = pipeline.transform(texts[rows])
@@ -72,9 +81,9 @@ def tfidf_dataset(
                    dropped=tuple(dropped))
 
 
-def snippet_features(train_texts, other_texts: list) -> tuple[TextPipeline, list[tuple]]:
+def snippet_features(train_texts, other_texts: list, settings: dict = SNIPPET_SETTINGS) -> tuple[TextPipeline, list[tuple]]:
     """The fitted pipeline, and (x, target) per part: x = log(1 + tf), target = tf normalized to
     sum 1 (docs/method.md §5, `snippets`)."""
-    pipeline = TextPipeline.fit("log-tf", SNIPPET_SETTINGS, train_texts)
+    pipeline = TextPipeline.fit("log-tf", settings, train_texts)
     counts = [pipeline.vectorize(texts) for texts in [train_texts, *other_texts]]
     return pipeline, [(pipeline.to_input(tf), normalize_rows(tf)) for tf in counts]
