@@ -162,19 +162,26 @@ def train(
     )
 
 
+HASH_CHUNK_ROWS = 65536  # rows hashed at a time: memory beyond the codes stays bounded for any N
+
+
 def hash_codes(model: HashingAutoencoder, x, batch_size: int = 1000) -> np.ndarray:
     """Binary codes (uint8 0/1, items × bits) from the deterministic encoder (docs/method.md §4).
 
     Bit j is 1 iff the code score (Bernoulli logit, or Gaussian mean) is positive. ``x`` may be
     dense or CSR whatever the model; the model's own input path computes the scores, so a model
-    gives the same codes for both.
+    gives the same codes for both. The rows are hashed ``HASH_CHUNK_ROWS`` at a time, each chunk
+    fed in batches, so that besides ``x`` and the codes only one chunk's scores are ever held.
     """
     _check_model(model)
     x = check_matrix("x", x, n_columns=model.spec.input_dim)
-    inputs = make_batches({"x": x}, batch_size, sparse=set(_sparse_inputs(model)) & {"x"})
-    if not model.spec.sparse_inputs:
-        inputs = inputs.map(lambda batch: batch["x"])
     if model not in _ENCODERS:  # one encoder per model, so predict is traced once
         _ENCODERS[model] = model.encoder()
-    scores = _ENCODERS[model].predict(inputs, verbose=0)
-    return (scores > 0).astype(np.uint8)
+    codes = np.empty((x.shape[0], model.spec.n_bits), dtype=np.uint8)
+    for start in range(0, x.shape[0], HASH_CHUNK_ROWS):
+        chunk = x[start:start + HASH_CHUNK_ROWS]
+        inputs = make_batches({"x": chunk}, batch_size, sparse=set(_sparse_inputs(model)) & {"x"})
+        if not model.spec.sparse_inputs:
+            inputs = inputs.map(lambda batch: batch["x"])
+        codes[start:start + chunk.shape[0]] = _ENCODERS[model].predict(inputs, verbose=0) > 0
+    return codes

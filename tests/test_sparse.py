@@ -152,3 +152,16 @@ def test_bad_csr_input_is_refused_clearly(rng, change, message):
         ssb_vae.train(model, x, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=message):
         ssb_vae.hash_codes(model, x)
+
+
+@pytest.mark.parametrize("sparse_inputs", [False, True])
+def test_hashing_in_chunks_gives_the_codes_of_one_pass(monkeypatch, sparse_inputs):
+    from ssb_vae import training
+
+    x = sp.random(53, 40, density=0.2, format="csr", random_state=4, dtype=np.float32)
+    model = ssb_vae.build_model("ssb-vae", 40, 12, 3, seed=1, sparse_inputs=sparse_inputs)
+    whole = ssb_vae.hash_codes(model, x, batch_size=10)
+    monkeypatch.setattr(training, "HASH_CHUNK_ROWS", 7)
+    np.testing.assert_array_equal(ssb_vae.hash_codes(model, x, batch_size=3), whole)
+    np.testing.assert_array_equal(ssb_vae.hash_codes(model, x.toarray(), batch_size=3), whole)
+    assert whole.dtype == np.uint8 and whole.shape == (53, 12)
