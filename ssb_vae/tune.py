@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ssb_vae.data import DatasetNotFoundError
     from ssb_vae.parallel import check_backend, execute
-    from ssb_vae.tuning import tune_cell
+    from ssb_vae.tuning import quiet_optuna, create_cell_study, open_storage, tune_cell
 
     arg_parser = parser()
     args = arg_parser.parse_args(argv)
@@ -188,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, DatasetNotFoundError) as error:
             arg_parser.error(str(error))
         storage = cells[0].storage
+        quiet_optuna()
+        shared = open_storage(storage)  # the schema and every cell's study, before any worker starts
+        for cell in cells:
+            create_cell_study(cell, shared)
         print(f"{len(cells)} cells × {args.trials} trials, {args.protocol} protocol; storage {storage}")
         failures = 0
 

@@ -127,7 +127,7 @@ def trial_seed(seed: int, trials_so_far: int) -> int:
     return int(np.random.SeedSequence([seed, trials_so_far]).generate_state(1)[0])
 
 
-def _quiet_optuna() -> None:
+def quiet_optuna() -> None:
     """Optuna's per-trial lines off, and TensorFlow's retracing warnings (each trial is a new model,
     so its predict function is traced anew, as it must be)."""
     import optuna
@@ -200,6 +200,17 @@ def _objective(cell: Cell):
     return objective
 
 
+def create_cell_study(cell: Cell, storage):
+    """The cell's study in ``storage``, created if new, recording the cell and its trial budget."""
+    import optuna
+
+    study = optuna.create_study(study_name=cell.study_name, storage=storage, direction="maximize",
+                                load_if_exists=True)
+    study.set_user_attr("cell", cell.identity)
+    study.set_user_attr("trials", cell.trials)
+    return study
+
+
 def tune_cell(cell: Cell) -> tuple[Cell, str | None]:
     """Runs a cell's trials until ``cell.trials`` have used its budget; returns the error as text
     instead of raising, so that the other cells go on."""
@@ -208,12 +219,9 @@ def tune_cell(cell: Cell) -> tuple[Cell, str | None]:
 
         from ssb_vae.training import NonFiniteLossError
 
-        _quiet_optuna()
+        quiet_optuna()
         storage = open_storage(cell.storage)
-        study = optuna.create_study(study_name=cell.study_name, storage=storage, direction="maximize",
-                                    load_if_exists=True)
-        study.set_user_attr("cell", cell.identity)
-        study.set_user_attr("trials", cell.trials)
+        study = create_cell_study(cell, storage)
         _fail_interrupted(study)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=0)
         while (done := len(counted(study))) < cell.trials:
@@ -254,7 +262,7 @@ def stored_cells(storage_url: str) -> list[CellResult]:
     """Every cell a storage holds, in the order the cells were created."""
     import optuna
 
-    _quiet_optuna()
+    quiet_optuna()
     storage = open_storage(storage_url)
     results = []
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):

@@ -204,3 +204,18 @@ def test_the_search_space_follows_the_method_and_the_paper():
     space, _ = search_space("phs-gs", "my.csv", 16, 0.1, search_beta=True)
     assert [name for name, _, _ in space] == ["alpha", "beta", "gamma"]
     assert trial_seed(0, 3) == trial_seed(0, 3) != trial_seed(0, 4)
+
+
+@pytest.mark.slow
+def test_cells_in_parallel_give_the_trials_of_a_serial_tune(reference):
+    from ssb_vae.tune import main
+
+    tmp_path, dataset, out = reference
+    parallel = tmp_path / "parallel" / "preset.csv"
+    assert main(["--dataset", dataset, "--methods", "ssb-vae", "phs-gs", "--levels", "0.5", "--trials", "3",
+                 "--epochs", "2", "--cache-dir", str(tmp_path / "cache"), "--no-plots", "--jobs", "2",
+                 "--out", str(parallel)]) == 0
+    trials = pd.read_csv(parallel.with_name("preset_trials.csv"))
+    ssb_vae_trials = trials[trials["method"] == "ssb-vae"][TRIAL_COLUMNS + ["score_epoch1", "score_epoch2"]]
+    pd.testing.assert_frame_equal(ssb_vae_trials.reset_index(drop=True), trials_of(out))
+    assert sorted(row["method"] for row in rows_of(parallel)) == ["PHS-GS", "SSB-VAE"]
