@@ -332,23 +332,28 @@ def default_batch_size(dataset: str) -> int:
     return 200 if dataset == "cifar10" else 100
 
 
-def build_grid(args) -> list[GridPoint]:
-    """Every (dataset, method, bits, level, repetition) of the command line, checked."""
+def grid_values(args) -> tuple[list[str], list[float]]:
+    """The methods and levels of ``add_grid_arguments``'s options, each once (``--levels 1 1.0`` is
+    one level), after checking the sizes; a ValueError names the bad option."""
     from ssb_vae.data.core import check_level
 
-    # a value given twice (``--levels 1 1.0``) is one grid value
-    methods = list(dict.fromkeys(check_method(method) for method in args.methods))
     for bits in args.bits:
         if bits < 1:
             raise ValueError(f"--bits must be at least 1, got {bits}")
-    levels = list(dict.fromkeys(check_level(level) for level in args.levels))
-    options = canonical_options(args.model_option or ())
-    if not 1 <= args.reps <= len(SEEDS):
-        raise ValueError(f"--reps must be between 1 and {len(SEEDS)} (one seed each), got {args.reps}")
     for name in ("epochs", "batch_size", "jobs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    methods = list(dict.fromkeys(check_method(method) for method in args.methods))
+    return methods, list(dict.fromkeys(check_level(level) for level in args.levels))
+
+
+def build_grid(args) -> list[GridPoint]:
+    """Every (dataset, method, bits, level, repetition) of the command line, checked."""
+    methods, levels = grid_values(args)
+    options = canonical_options(args.model_option or ())
+    if not 1 <= args.reps <= len(SEEDS):
+        raise ValueError(f"--reps must be between 1 and {len(SEEDS)} (one seed each), got {args.reps}")
     digests = {dataset: dataset_digest(dataset, args.data_dir, corpus_options(args, dataset))
                for dataset in args.dataset}
     return [

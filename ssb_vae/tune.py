@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from ssb_vae.presets import PRESET_COLUMNS  # noqa: E402
 from ssb_vae.runner import (add_grid_arguments, canonical_options, check_options, corpus_options,  # noqa: E402
-                            dataset_digest, default_batch_size, loss_weight, split_metric)
+                            dataset_digest, default_batch_size, grid_values, loss_weight, split_metric)
 from ssb_vae.tuning import TUNE_PROTOCOLS, Cell, search_space  # noqa: E402
 
 
@@ -56,21 +56,10 @@ def parser() -> argparse.ArgumentParser:
 
 def build_cells(args) -> list[Cell]:
     """Every (dataset, method, bits, level) of the command line, checked before anything trains."""
-    from ssb_vae.data.core import check_level
-    from ssb_vae.models import check_method
-
     if args.trials < 1:
         raise ValueError(f"--trials must be at least 1, got {args.trials}")
-    for name in ("epochs", "batch_size", "jobs"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-    for bits in args.bits:
-        if bits < 1:
-            raise ValueError(f"--bits must be at least 1, got {bits}")
+    methods, levels = grid_values(args)
     split_metric(args.metric)
-    methods = list(dict.fromkeys(check_method(method) for method in args.methods))
-    levels = list(dict.fromkeys(check_level(level) for level in args.levels))
     fixed = {name: getattr(args, name) for name in ("alpha", "beta", "gamma") if getattr(args, name) is not None}
     storage = args.storage or f"sqlite:///{default_storage(Path(args.out)).resolve()}"
     options = canonical_options(args.model_option or ())
