@@ -13,7 +13,8 @@ PAPER_FILE = "paper_hyperparameters.csv"
 DATASET_NAMES = {"cifar": "cifar10"}
 CELL_COLUMNS = ("dataset", "bits", "method", "level")
 # a tuned preset starts with the paper table's columns, then says how it was chosen
-PRESET_COLUMNS = (*CELL_COLUMNS, "alpha", "beta", "gamma", "protocol", "metric", "score", "trials", "seed")  # names in the reference table → names in this package
+PRESET_COLUMNS = (*CELL_COLUMNS, "alpha", "beta", "gamma", "protocol", "metric", "score", "trials", "seed",
+                  "min_distinct")  # names in the reference table → names in this package
 
 # Used when no preset applies (e.g. digits, a user's corpus). Not from the reference experiments:
 # they keep each term of docs/method.md §3 of the same order on small data.

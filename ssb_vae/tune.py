@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from ssb_vae.presets import PRESET_COLUMNS  # noqa: E402
 from ssb_vae.runner import (add_grid_arguments, canonical_options, check_options, corpus_options,  # noqa: E402
                             dataset_digest, default_batch_size, grid_values, loss_weight, split_metric)
-from ssb_vae.tuning import TUNE_PROTOCOLS, Cell, search_space  # noqa: E402
+from ssb_vae.tuning import MIN_DISTINCT, TUNE_PROTOCOLS, Cell, search_space  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
                         "whole training part with all labels, for comparison only")
     p.add_argument("--metric", default="p@100",
                    help="what a trial maximizes, at K scaled to the protocol's database (docs/method.md §9)")
+    p.add_argument("--min-distinct", type=float, default=MIN_DISTINCT,
+                   help="a trial whose codes of the training items are fewer than this share of them "
+                        "distinct scores 0 (a code per class is a classifier, not a hash); 0: no such rule")
     p.add_argument("--search-beta", action="store_true",
                    help="search β as well (log-uniform in [1e-3, 1]); default: the paper's β for the cell")
     p.add_argument("--alpha", type=loss_weight, help="fix α instead of searching it")
@@ -60,6 +63,8 @@ def build_cells(args) -> list[Cell]:
         raise ValueError(f"--trials must be at least 1, got {args.trials}")
     methods, levels = grid_values(args)
     split_metric(args.metric)
+    if not 0 <= args.min_distinct <= 1:
+        raise ValueError(f"--min-distinct is a share of the training items, in [0, 1]; got {args.min_distinct}")
     fixed = {name: getattr(args, name) for name in ("alpha", "beta", "gamma") if getattr(args, name) is not None}
     storage = args.storage or f"sqlite:///{default_storage(Path(args.out)).resolve()}"
     options = canonical_options(args.model_option or ())
@@ -76,7 +81,7 @@ def build_cells(args) -> list[Cell]:
                         seed=args.seed, trials=args.trials, storage=storage, data_dir=str(args.data_dir),
                         cache_dir=args.cache_dir, ties=args.ties,
                         corpus_options=corpus_options(args, dataset), model_options=options,
-                        data_digest=dataset_digest(dataset, args.data_dir, corpus_options(args, dataset))))
+                        min_distinct=args.min_distinct, data_digest=dataset_digest(dataset, args.data_dir, corpus_options(args, dataset))))
     return cells
 
 

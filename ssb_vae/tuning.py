@@ -36,7 +36,10 @@ TUNE_PROTOCOLS = ("realistic", "full-labels")
 STARTUP_TRIALS = 8  # random proposals before TPE models the scores
 PRUNING_FRACTIONS = (1 / 6, 1 / 3, 2 / 3)  # of the epochs: 5, 10 and 20 of 30
 PRUNER_STARTUP_TRIALS = 4  # trials that always finish before the median rule prunes
-COUNTED = ("COMPLETE", "PRUNED")  # and FAIL with an "error": a trial that ran, so it used the budget
+COUNTED = ("COMPLETE", "PRUNED")
+# a setting whose codes give fewer distinct codes than this share of the training items scores 0:
+# a code shared by a whole class makes a classifier, not a hash (results/paper_preset/README.md §5)
+MIN_DISTINCT = 0.05  # and FAIL with an "error": a trial that ran, so it used the budget
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Cell:
     ties: str = "expected"
     corpus_options: tuple = ()
     model_options: tuple = ()
+    min_distinct: float = MIN_DISTINCT
     data_digest: str = ""  # a dataset file's content and reading options (runner.dataset_digest)
 
     @property
@@ -122,6 +126,11 @@ def search_space(method: str, dataset: str, bits: int, level: float, search_beta
                            if name not in searched_names)
 
 
+def distinct_share(codes: np.ndarray) -> float:
+    """The number of distinct codes over the number of items."""
+    return len(np.unique(codes, axis=0)) / len(codes)
+
+
 def trial_seed(seed: int, trials_so_far: int) -> int:
     """The sampler seed of a cell's next trial: a function of the tune's seed and the cell's history."""
     return int(np.random.SeedSequence([seed, trials_so_far]).generate_state(1)[0])
@@ -177,12 +186,16 @@ def _objective(cell: Cell):
         def hook(checkpoint) -> None:
             if checkpoint.epoch not in pruning and checkpoint.epoch != cell.epochs:
                 return
-            db_codes, _ = codes = checkpoint.codes()
             from ssb_vae.runner import score_codes
+            from ssb_vae.training import hash_codes
 
-            scores[checkpoint.epoch] = score_codes(*codes, checkpoint.parts, checkpoint.data, cell.metric,
-                                                   checkpoint.point)
+            db_codes, _ = codes = checkpoint.codes()
+            raw = score_codes(*codes, checkpoint.parts, checkpoint.data, cell.metric, checkpoint.point)
+            distinct = distinct_share(hash_codes(checkpoint.model, checkpoint.parts.fit.x))
+            scores[checkpoint.epoch] = raw if distinct >= cell.min_distinct else 0.0
             trial.report(scores[checkpoint.epoch], checkpoint.epoch)
+            trial.set_user_attr(f"raw_score_epoch{checkpoint.epoch}", raw)
+            trial.set_user_attr("distinct_share", round(distinct, 6))
             trial.set_user_attr("seconds", round(time.perf_counter() - started, 3))
             trial.set_user_attr("distinct_codes", int(len(np.unique(db_codes, axis=0))))
             trial.set_user_attr("database_items", int(len(db_codes)))
@@ -288,7 +301,8 @@ def preset_rows(results: list[CellResult]) -> list[dict]:
         rows.append({"dataset": cell["dataset"], "bits": cell["bits"],
                      "method": ALGORITHMS[cell["method"]].replace("_", "-"), "level": cell["level"],
                      **weights_of(result, best), "protocol": cell["protocol"], "metric": cell["metric"],
-                     "score": round(best.value, 6), "trials": len(result.counted), "seed": cell["seed"]})
+                     "score": round(best.value, 6), "trials": len(result.counted), "seed": cell["seed"],
+                     "min_distinct": cell.get("min_distinct", 0.0)})
     return rows
 
 
@@ -300,15 +314,18 @@ def trial_rows(results: list[CellResult]) -> list[dict]:
         cell = result.identity
         for trial in result.trials:
             steps = {f"score_epoch{step}": round(value, 6) for step, value in sorted(trial.intermediate_values.items())}
+            raw = {f"raw_score_epoch{step}": round(trial.user_attrs[f"raw_score_epoch{step}"], 6)
+                   for step in sorted(trial.intermediate_values) if f"raw_score_epoch{step}" in trial.user_attrs}
             rows.append({"dataset": cell["dataset"], "method": cell["method"], "bits": cell["bits"],
                          "level": cell["level"], "protocol": cell["protocol"], "metric": cell["metric"],
                          "seed": cell["seed"], "trial": trial.number, "state": trial.state.name,
                          **weights_of(result, trial),
                          "score": None if trial.value is None else round(trial.value, 6),
+                         "distinct_share": trial.user_attrs.get("distinct_share"),
                          "distinct_codes": trial.user_attrs.get("distinct_codes"),
                          "database_items": trial.user_attrs.get("database_items"),
                          "seconds": trial.user_attrs.get("seconds"), "error": trial.user_attrs.get("error"),
-                         **steps})
+                         **steps, **raw})
     return rows
 
 

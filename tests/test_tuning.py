@@ -172,6 +172,7 @@ def test_a_preset_missing_a_cell_is_refused_by_name(tmp_path):
     (["--levels", "0.001"], "at level 0.001 none of the .* validation items of digits is labelled"),
     (["--protocol", "test"], "invalid choice: 'test'"),
     (["--metric", "p@0"], "a metric is p@K, r@K or map@K"),
+    (["--min-distinct", "2"], "--min-distinct is a share of the training items"),
 ])
 def test_bad_tunes_are_refused_before_anything_trains(tmp_path, capsys, arguments, message):
     from ssb_vae.tune import main
@@ -219,3 +220,14 @@ def test_cells_in_parallel_give_the_trials_of_a_serial_tune(reference):
     ssb_vae_trials = trials[trials["method"] == "ssb-vae"][TRIAL_COLUMNS + ["score_epoch1", "score_epoch2"]]
     pd.testing.assert_frame_equal(ssb_vae_trials.reset_index(drop=True), trials_of(out))
     assert sorted(row["method"] for row in rows_of(parallel)) == ["PHS-GS", "SSB-VAE"]
+
+
+@pytest.mark.slow
+def test_a_trial_whose_codes_collapse_scores_zero(reference):
+    tmp_path, dataset, _ = reference
+    out = tune(tmp_path, dataset, "strict", "--min-distinct", "1", trials=1)
+    trials = pd.read_csv(out.with_name("preset_trials.csv"))
+    assert trials["distinct_share"].iloc[0] < 1
+    assert trials["score"].iloc[0] == 0 and trials["score_epoch1"].iloc[0] == 0
+    assert trials["raw_score_epoch2"].iloc[0] > 0  # the score it would have had stays on record
+    assert rows_of(out)[0]["min_distinct"] == "1.0"
