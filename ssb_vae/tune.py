@@ -203,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
                           f"{cell.metric}={result.best.value:.4f} at "
                           + ", ".join(f"{name}={value:.4g}" for name, value in sorted(weights.items()))
                           + f" ({len(result.counted)} trials)")
+                    if result.best.value == 0 and cell.min_distinct > 0:
+                        print(f"note: no trial of this cell kept {cell.min_distinct:.0%} of its training codes "
+                              "distinct; its preset is a collapsed setting (score 0). Run more trials, or "
+                              "widen the search space", file=sys.stderr)
 
         execute(tune_cell, cells, on_result, jobs=args.jobs, backend=args.backend, ray_address=args.ray_address)
         print(f"wrote {out}, {out.stem}_trials.csv" + ("" if args.no_plots else f", {out.stem}_plots/"))
