@@ -11,7 +11,9 @@ import scipy.sparse as sp
 
 from ssb_vae.batches import make_batches
 from ssb_vae.matrices import check_matrix, normalize_rows
+from ssb_vae.layers import SparseDense
 from ssb_vae.models import MATRIX_INPUTS, HashingAutoencoder
+from ssb_vae.optimizers import make_optimizer
 
 LOSS_TERMS = ("rec", "kl", "label", "pair", "loss")
 _ENCODERS: "weakref.WeakKeyDictionary[HashingAutoencoder, keras.Model]" = weakref.WeakKeyDictionary()
@@ -126,8 +128,9 @@ def train(
     seed: int | None = None,
     verbose="auto",
     callbacks: list | None = None,
-    jit_compile: bool = True,
+    jit_compile: bool | None = None,
     steps_per_execution: int = 10,
+    optimizer: str = "adam",
 ) -> keras.callbacks.History:
     """Fits ``model`` with Adam (docs/method.md §2); returns the Keras history (one entry per loss term).
 
@@ -136,8 +139,21 @@ def train(
     class indices or a 0/1 matrix; ``labelled`` is a boolean mask (default: all labelled).
     The batch order is shuffled from ``seed`` (default: the model's seed). The model is compiled
     on the first call; later calls continue with the same optimizer state.
+
+    ``optimizer``: ``"adam"`` (exact Adam, the default) or ``"lazy-adam"`` (the first layer's rows
+    that a batch does not touch keep their weights and moments; ``ssb_vae.optimizers``), which needs
+    a model built with ``sparse_inputs=True`` and runs without XLA. ``jit_compile``: None = XLA
+    for Adam.
     """
     _check_model(model)
+    lazy = optimizer == "lazy-adam"
+    if lazy and not model.spec.sparse_inputs:
+        raise ValueError('optimizer="lazy-adam" updates the first-layer rows that a batch touches, so it needs a '
+                         "model built with sparse_inputs=True (a dense first layer touches every row)")
+    if lazy and jit_compile:
+        raise ValueError('optimizer="lazy-adam" runs without XLA (its touched rows vary in number); '
+                         "leave jit_compile unset or False")
+    jit_compile = not lazy if jit_compile is None else jit_compile
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -146,8 +162,11 @@ def train(
         # never more steps per execution than an epoch has: Keras' progress bar would count past
         # the epoch's end ("10/3") and show a negative ETA
         steps = math.ceil(features["x"].shape[0] / batch_size)
+        for layer in model.layers:
+            if isinstance(layer, SparseDense):
+                layer.row_gradients = lazy
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
+            optimizer=make_optimizer(optimizer, learning_rate),
             jit_compile=jit_compile,
             steps_per_execution=max(1, min(steps_per_execution, steps)),
         )

@@ -1,0 +1,56 @@
+"""Lazy Adam: Adam that updates only the rows of a weight matrix that a batch touches.
+
+For a gradient given as rows (``tf.IndexedSlices``: the first layer of a sparse-input model with
+row gradients), the moments and the weights of those rows follow Adam and every other row keeps
+its weights and moments, as in TensorFlow Addons' LazyAdam and PyTorch's SparseAdam; the bias
+correction uses the global step. Every variable whose gradient is dense gets Keras' exact Adam.
+It is an option (``train(..., optimizer="lazy-adam")``), not the default: it changes the updates
+of the rows a batch does not touch, so its retrieval quality must be measured (issue 23).
+"""
+
+from __future__ import annotations
+
+from ssb_vae.backend import keras
+from ssb_vae.backend import tensorflow as tf
+
+ops = keras.ops
+OPTIMIZERS = ("adam", "lazy-adam")
+
+
+def summed_rows(gradient: "tf.IndexedSlices") -> tuple:
+    """(row indices, one summed gradient row each) of a gradient that may name a row twice."""
+    rows, position = tf.unique(gradient.indices)
+    return rows, tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+
+
+@keras.saving.register_keras_serializable(package="ssb_vae")
+class LazyAdam(keras.optimizers.Adam):
+    """Adam with row-lazy updates for row gradients (see the module docstring)."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if not isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        if self.amsgrad:
+            raise ValueError("LazyAdam does not implement amsgrad")
+        rows, values = summed_rows(gradient)
+        values = ops.cast(values, variable.dtype)
+        lr = ops.cast(learning_rate, variable.dtype)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        alpha = lr * ops.sqrt(1 - ops.power(ops.cast(self.beta_2, variable.dtype), step)) / (
+            1 - ops.power(ops.cast(self.beta_1, variable.dtype), step))
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        m_rows = self.beta_1 * tf.gather(m.value, rows) + (1 - self.beta_1) * values
+        v_rows = self.beta_2 * tf.gather(v.value, rows) + (1 - self.beta_2) * ops.square(values)
+        self.assign(m, tf.IndexedSlices(m_rows, rows))
+        self.assign(v, tf.IndexedSlices(v_rows, rows))
+        self.assign_sub(variable, tf.IndexedSlices(alpha * m_rows / (ops.sqrt(v_rows) + self.epsilon), rows))
+
+
+def make_optimizer(name: str, learning_rate: float):
+    """The optimizer called ``name`` (one of ``OPTIMIZERS``), or a ValueError listing them."""
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "lazy-adam":
+        return LazyAdam(learning_rate)
+    raise ValueError(f"unknown optimizer {name!r}; valid optimizers: {', '.join(OPTIMIZERS)}")

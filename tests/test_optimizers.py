@@ -1,0 +1,115 @@
+"""Lazy Adam (ssb_vae.optimizers) against a NumPy reference, and training with it."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import ssb_vae
+from ssb_vae.backend import keras
+from ssb_vae.backend import tensorflow as tf
+from ssb_vae.optimizers import LazyAdam
+
+B1, B2, EPS, LR = 0.9, 0.999, 1e-7, 0.01
+
+
+def reference_step(w, m, v, g, rows, t):
+    """Lazy Adam in NumPy: rows in ``rows`` (g summed per row) follow Adam at global step t."""
+    m, v, w = m.copy(), v.copy(), w.copy()
+    alpha = LR * np.sqrt(1 - B2 ** t) / (1 - B1 ** t)
+    m[rows] = B1 * m[rows] + (1 - B1) * g[rows]
+    v[rows] = B2 * v[rows] + (1 - B2) * g[rows] ** 2
+    w[rows] -= alpha * m[rows] / (np.sqrt(v[rows]) + EPS)
+    return w, m, v
+
+
+def dense_adam_step(w, m, v, g, t):
+    return reference_step(w, m, v, g, np.arange(len(w)), t)
+
+
+def test_touched_rows_follow_adam_untouched_rows_stay_and_dense_gradients_get_adam():
+    rng = np.random.default_rng(0)
+    w0, b0 = rng.normal(size=(6, 3)).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    kernel, bias = keras.Variable(w0), keras.Variable(b0)
+    optimizer = LazyAdam(LR)
+    optimizer.build([kernel, bias])
+    w, m, v = w0.astype(np.float64), np.zeros((6, 3)), np.zeros((6, 3))
+    b, mb, vb = b0.astype(np.float64), np.zeros((1, 3)), np.zeros((1, 3))
+    b = b[None, :]
+    for t, touched in enumerate(([1, 3, 3, 0], [3, 4], [5]), start=1):
+        values = rng.normal(size=(len(touched), 3)).astype(np.float32)
+        bias_gradient = rng.normal(size=3).astype(np.float32)
+        stored = kernel.numpy().copy()
+        optimizer.apply([tf.IndexedSlices(tf.constant(values), tf.constant(touched)), tf.constant(bias_gradient)],
+                        [kernel, bias])
+        summed = np.zeros((6, 3))
+        np.add.at(summed, touched, values)  # a row named twice gets both parts
+        w, m, v = reference_step(w, m, v, summed, sorted(set(touched)), t)
+        b, mb, vb = dense_adam_step(b, mb, vb, bias_gradient[None, :].astype(np.float64), t)
+        np.testing.assert_allclose(kernel.numpy(), w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(bias.numpy(), b[0], rtol=1e-5, atol=1e-6)
+        untouched = sorted(set(range(6)) - set(touched))
+        np.testing.assert_array_equal(kernel.numpy()[untouched], stored[untouched])  # bit for bit
+    np.testing.assert_array_equal(kernel.numpy()[2], w0[2])  # never touched: never moved
+
+
+def test_row_gradients_equal_the_dense_gradient_without_the_padding():
+    from ssb_vae.layers import SparseDense
+    from ssb_vae.batches import make_batches
+    from ssb_vae.csr import csr_names
+
+    x = sp.random(7, 30, density=0.15, format="csr", random_state=1, dtype=np.float32)
+    batch = next(iter(make_batches({"x": x}, 7, sparse={"x"})))
+    inputs = [batch[name] for name in csr_names("x")]
+    layer = SparseDense(4, 30)
+    layer.build(None)
+    gradients = []
+    for rows in (False, True):
+        layer.row_gradients = rows
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(inputs) ** 2)
+        gradients.append(tape.gradient(loss, layer.kernel))
+    dense, sliced = gradients
+    assert isinstance(sliced, tf.IndexedSlices)
+    np.testing.assert_allclose(tf.convert_to_tensor(sliced).numpy(), dense.numpy(), rtol=1e-5, atol=1e-6)
+    assert set(np.unique(sliced.indices.numpy())) == set(x.indices)  # no padding column is touched
+
+
+def test_a_lazy_adam_model_trains_saves_and_hashes_identically(tmp_path):
+    x = sp.random(120, 40, density=0.1, format="csr", random_state=2, dtype=np.float32)
+    x = sp.csr_matrix(x.multiply(np.arange(40) < 35))  # columns no item holds: their rows must never move
+    labels = np.arange(120) % 3
+    model = ssb_vae.build_model("ssb-vae", 40, 8, 3, seed=0, sparse_inputs=True, hidden_units=16)
+    before = model.get_layer("encoder_1").kernel.numpy().copy()
+    history = ssb_vae.train(model, x, labels=labels, epochs=2, batch_size=30, verbose=0, optimizer="lazy-adam")
+    assert np.isfinite(history.history["loss"]).all()
+    after = model.get_layer("encoder_1").kernel.numpy()
+    np.testing.assert_array_equal(after[35:], before[35:])
+    assert not np.array_equal(after[:35], before[:35])
+    model.save(tmp_path / "lazy.keras")
+    reloaded = ssb_vae.load_model(tmp_path / "lazy.keras")
+    codes = ssb_vae.hash_codes(model, x)
+    np.testing.assert_array_equal(ssb_vae.hash_codes(reloaded, x), codes)
+    np.testing.assert_array_equal(ssb_vae.hash_codes(reloaded, x.toarray()), codes)
+
+
+def test_a_lazy_adam_run_is_deterministic():
+    x = sp.random(90, 30, density=0.1, format="csr", random_state=3, dtype=np.float32)
+    codes = []
+    for _ in range(2):
+        keras.utils.set_random_seed(5)
+        model = ssb_vae.build_model("phs-gs", 30, 8, 3, seed=5, sparse_inputs=True, hidden_units=16)
+        ssb_vae.train(model, x, labels=np.arange(90) % 3, epochs=2, batch_size=30, verbose=0, optimizer="lazy-adam")
+        codes.append(ssb_vae.hash_codes(model, x))
+    np.testing.assert_array_equal(*codes)
+
+
+def test_bad_optimizer_choices_are_refused():
+    x = np.eye(10, dtype=np.float32)
+    dense = ssb_vae.build_model("vdsh", 10, 4, seed=0)
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'; valid optimizers: adam, lazy-adam"):
+        ssb_vae.train(dense, x, epochs=1, optimizer="sgd")
+    with pytest.raises(ValueError, match="needs a model built with sparse_inputs=True"):
+        ssb_vae.train(dense, x, epochs=1, optimizer="lazy-adam")
+    sparse = ssb_vae.build_model("vdsh", 10, 4, seed=0, sparse_inputs=True)
+    with pytest.raises(ValueError, match="runs without XLA"):
+        ssb_vae.train(sparse, x, epochs=1, optimizer="lazy-adam", jit_compile=True)
