@@ -29,7 +29,7 @@ from ssb_vae.results import COLUMNS, METRICS  # noqa: E402
 ROW_KEYS = ["dataset", "bits", "algorithm"]
 # what repetitions of one cell must share: a table averages over seeds only
 SETTING_COLUMNS = ("alpha", "beta", "gamma", "epochs", "batch_size", "model_options", "ties", "protocol",
-                   "data_digest")
+                   "data_digest", "optimizer")
 METHOD_ORDER = ["SSB_VAE", "PHS_GS", "VDSH_S", "BVAE", "VDSH"]
 
 

@@ -35,20 +35,25 @@ PACKAGE_COLUMNS = (
 # ``protocol``: what the run fitted on and was scored on (ssb_vae.protocols)
 # ``data_digest``: for a dataset given as a file, a digest of its content and reading options, so that
 # a run is keyed by what it ran on, not by the path (empty for the named datasets)
-COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file", "model_options", "protocol", "data_digest")
-# the layouts of CSVs written before file datasets were keyed by content, and before model options
-# and protocols were recorded: their rows have the defaults of the columns they lack
-PATH_KEYED_COLUMNS = COLUMNS[:-1]
-DEFAULT_OPTIONS_COLUMNS = COLUMNS[:-3]
-READABLE_LAYOUTS = (COLUMNS, PATH_KEYED_COLUMNS, DEFAULT_OPTIONS_COLUMNS)
+# ``optimizer``: "adam", or "lazy-adam" for a run with --fast (ssb_vae.optimizers)
+COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS, "ties", "codes_file", "model_options", "protocol", "data_digest",
+           "optimizer")
+# the layouts of CSVs written before the optimizer was recorded, before file datasets were keyed by
+# content, and before model options and protocols were recorded: their rows have the defaults of
+# the columns they lack
+ADAM_COLUMNS = COLUMNS[:-1]
+PATH_KEYED_COLUMNS = COLUMNS[:-2]
+DEFAULT_OPTIONS_COLUMNS = COLUMNS[:-4]
+READABLE_LAYOUTS = (COLUMNS, ADAM_COLUMNS, PATH_KEYED_COLUMNS, DEFAULT_OPTIONS_COLUMNS)
 # the layout of CSVs written before ties were recorded: position tie-breaking, no stored codes
 POSITION_TIES_COLUMNS = (*SPEC_COLUMNS, *PACKAGE_COLUMNS)
 # every setting that changes a run's result (the preset acts through alpha, beta, gamma)
 KEY_COLUMNS = ("dataset", "algorithm", "bits", "level", "alpha", "beta", "gamma", "seed_used", "epochs",
-               "batch_size", "model_options", "protocol", "data_digest")
-KEY_TYPES = (str, str, int, float, float, float, float, int, int, int, str, str, str)
+               "batch_size", "model_options", "protocol", "data_digest", "optimizer")
+KEY_TYPES = (str, str, int, float, float, float, float, int, int, int, str, str, str, str)
 # key columns that older rows and stored codes lack, with the value they were run with
-KEY_DEFAULTS = {"model_options": "", "protocol": "test", "data_digest": ""}
+KEY_DEFAULTS = {"model_options": "", "protocol": "test", "data_digest": "", "optimizer": "adam"}
+DIGEST = KEY_COLUMNS.index("data_digest")
 
 
 def row_key(row: dict) -> tuple:
@@ -56,7 +61,7 @@ def row_key(row: dict) -> tuple:
     file with a content digest is identified by the digest alone: the same file under two paths is
     one dataset, an edited file another."""
     key = [kind(_value(row, column)) for kind, column in zip(KEY_TYPES, KEY_COLUMNS)]
-    if key[-1]:
+    if key[DIGEST]:
         key[0] = ""
     return tuple(key)
 
@@ -240,7 +245,7 @@ class ResultsFile:
         if lacking:
             raise ValueError(f"{self.path} was written before {', '.join(lacking)} was recorded, so it cannot "
                              "hold this run; write it to another --out (runs with --model-option, --protocol "
-                             "or a dataset file need the newer layout)")
+                             "--fast or a dataset file need the newer layout)")
 
     def record_error(self, run: dict, error: str) -> None:
         entry = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "run": run, "error": error}

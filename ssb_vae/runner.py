@@ -51,6 +51,7 @@ class GridPoint:
     model_options: tuple = ()  # sorted (name, value) pairs for build_model, the defaults left out
     protocol: str = "test"  # what the run fits on and is scored on (ssb_vae.protocols)
     data_digest: str = ""  # a dataset file's content and reading options (dataset_digest); "" for a name
+    optimizer: str = "adam"  # or "lazy-adam" (--fast)
 
     def load(self):
         """The run's dataset."""
@@ -68,7 +69,7 @@ class GridPoint:
         """The run's key columns and their values (what its row and its stored codes record)."""
         values = (self.dataset, ALGORITHMS[self.method], self.bits, self.level, self.alpha, self.beta,
                   self.gamma, self.seed, self.epochs, self.batch_size, options_text(self.model_options),
-                  self.protocol, self.data_digest)
+                  self.protocol, self.data_digest, self.optimizer)
         return dict(zip(KEY_COLUMNS, values))
 
     @property
@@ -83,7 +84,8 @@ class GridPoint:
                 f"_e{self.epochs}_bs{self.batch_size}"
                 + "".join(f"_{name}-{value}" for name, value in self.model_options)
                 + ("" if self.protocol == "test" else f"_{self.protocol}")
-                + (f"_data{self.data_digest[:8]}" if self.data_digest else ""))
+                + (f"_data{self.data_digest[:8]}" if self.data_digest else "")
+                + ("" if self.optimizer == "adam" else f"_{self.optimizer}"))
 
     def model_path(self) -> Path:
         return Path(self.save_models) / f"{self.name}.keras"
@@ -187,7 +189,7 @@ def run_point(point: GridPoint, epoch_hook=None) -> Outcome:
     started = time.perf_counter()
     history = train(model, fit.x, target=fit.target, labels=fit.labels, labelled=parts.labelled,
                     epochs=point.epochs, batch_size=point.batch_size, seed=point.seed, verbose=point.verbose,
-                    callbacks=callbacks)
+                    callbacks=callbacks, optimizer=point.optimizer)
     train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -348,10 +350,26 @@ def grid_values(args) -> tuple[list[str], list[float]]:
     return methods, list(dict.fromkeys(check_level(level) for level in args.levels))
 
 
+DENSE_DATASETS = ("digits", "cifar10")  # features that are dense: no sparse first layer to speed up
+
+
+def fast_settings(args) -> tuple[tuple, str]:
+    """The model options and the optimizer of ``--fast`` (CSR batches, ``SparseDense``, lazy
+    first-layer Adam), or of the default (none, exact Adam); a ValueError for a dense dataset."""
+    if not getattr(args, "fast", False):
+        return (), "adam"
+    dense = [dataset for dataset in args.dataset if dataset in DENSE_DATASETS]
+    if dense:
+        raise ValueError(f"--fast speeds up the sparse first layer of text data; {', '.join(dense)} has dense "
+                         "features, so there is nothing for it to skip: leave --fast out")
+    return (("sparse_inputs", True),), "lazy-adam"
+
+
 def build_grid(args) -> list[GridPoint]:
     """Every (dataset, method, bits, level, repetition) of the command line, checked."""
     methods, levels = grid_values(args)
-    options = canonical_options(args.model_option or ())
+    fast_options, optimizer = fast_settings(args)
+    options = canonical_options([*(args.model_option or ()), *fast_options])
     if not 1 <= args.reps <= len(SEEDS):
         raise ValueError(f"--reps must be between 1 and {len(SEEDS)} (one seed each), got {args.reps}")
     digests = {dataset: dataset_digest(dataset, args.data_dir, corpus_options(args, dataset))
@@ -364,7 +382,7 @@ def build_grid(args) -> list[GridPoint]:
                   overwrite_models=args.overwrite_models,
                   verbose=2 if args.verbose else 0, ties=args.ties,
                   corpus_options=corpus_options(args, dataset), model_options=options,
-                  protocol=args.protocol, data_digest=digests[dataset],
+                  protocol=args.protocol, data_digest=digests[dataset], optimizer=optimizer,
                   **hyperparameters(args, dataset, bits, method, level))
         for dataset in dict.fromkeys(args.dataset)
         for bits in dict.fromkeys(args.bits)
@@ -412,6 +430,9 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-option", type=model_option, action="append", metavar="NAME=VALUE",
                    help=f"a build_model option for every run, repeatable: {', '.join(MODEL_OPTION_TYPES)}; "
                         "it becomes part of each run's key and of the model_options column")
+    p.add_argument("--fast", action="store_true",
+                   help="text data: CSR batches, a sparse first layer and lazy first-layer Adam "
+                        "(optimizer lazy-adam; docs/performance.md); part of each run's key")
     p.add_argument("--ties", choices=TIE_MODES, default="expected",
                    help="how the metrics treat items at equal Hamming distance (docs/method.md §6): their "
                         "expected value over all orders (default), database position, or one "

@@ -21,7 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from ssb_vae.presets import PRESET_COLUMNS  # noqa: E402
 from ssb_vae.runner import (add_grid_arguments, canonical_options, check_options, corpus_options,  # noqa: E402
-                            dataset_digest, default_batch_size, grid_values, loss_weight, split_metric)
+                            dataset_digest, default_batch_size, fast_settings, grid_values, loss_weight,
+                            split_metric)
 from ssb_vae.tuning import MIN_DISTINCT, TUNE_PROTOCOLS, Cell, search_space  # noqa: E402
 
 
@@ -67,7 +68,8 @@ def build_cells(args) -> list[Cell]:
         raise ValueError(f"--min-distinct is a share of the training items, in [0, 1]; got {args.min_distinct}")
     fixed = {name: getattr(args, name) for name in ("alpha", "beta", "gamma") if getattr(args, name) is not None}
     storage = args.storage or f"sqlite:///{default_storage(Path(args.out)).resolve()}"
-    options = canonical_options(args.model_option or ())
+    fast_options, optimizer = fast_settings(args)
+    options = canonical_options([*(args.model_option or ()), *fast_options])
     cells = []
     for dataset in dict.fromkeys(args.dataset):
         for bits in dict.fromkeys(args.bits):
@@ -81,7 +83,7 @@ def build_cells(args) -> list[Cell]:
                         seed=args.seed, trials=args.trials, storage=storage, data_dir=str(args.data_dir),
                         cache_dir=args.cache_dir, ties=args.ties,
                         corpus_options=corpus_options(args, dataset), model_options=options,
-                        min_distinct=args.min_distinct, data_digest=dataset_digest(dataset, args.data_dir, corpus_options(args, dataset))))
+                        min_distinct=args.min_distinct, optimizer=optimizer, data_digest=dataset_digest(dataset, args.data_dir, corpus_options(args, dataset))))
     return cells
 
 

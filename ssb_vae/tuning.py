@@ -66,6 +66,7 @@ class Cell:
     model_options: tuple = ()
     min_distinct: float = MIN_DISTINCT
     data_digest: str = ""  # a dataset file's content and reading options (runner.dataset_digest)
+    optimizer: str = "adam"  # "lazy-adam" with --fast
 
     @property
     def identity(self) -> dict:
@@ -73,7 +74,7 @@ class Cell:
         number of trials (a later run may ask for more). Fields added since the first tunes enter
         only when they differ from their default, so that those tunes keep their studies."""
         skipped = {"trials", "storage", "data_dir", "cache_dir"}
-        later = {"data_digest": ""}
+        later = {"data_digest": "", "optimizer": "adam"}
         return {name: value for name, value in asdict(self).items()
                 if name not in skipped and later.get(name, object()) != value}
 
@@ -97,7 +98,8 @@ class Cell:
                          repetition=0, epochs=self.epochs, batch_size=self.batch_size,
                          data_dir=self.data_dir, cache_dir=self.cache_dir, ties=self.ties,
                          corpus_options=self.corpus_options, model_options=self.model_options,
-                         protocol=self.protocol, data_digest=self.data_digest, **weights)
+                         protocol=self.protocol, data_digest=self.data_digest, optimizer=self.optimizer,
+                         **weights)
 
 
 def search_space(method: str, dataset: str, bits: int, level: float, search_beta: bool = False,

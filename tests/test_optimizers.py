@@ -113,3 +113,38 @@ def test_bad_optimizer_choices_are_refused():
     sparse = ssb_vae.build_model("vdsh", 10, 4, seed=0, sparse_inputs=True)
     with pytest.raises(ValueError, match="runs without XLA"):
         ssb_vae.train(sparse, x, epochs=1, optimizer="lazy-adam", jit_compile=True)
+
+
+@pytest.mark.slow
+def test_fast_runs_have_keys_of_their_own_and_both_resume(tmp_path, capsys):
+    import pandas as pd
+
+    from ssb_vae import runner
+    from tests.conftest import rows_of
+
+    words = ["orbit rocket moon nasa", "engine wheel brake motor", "flour sugar oven dough"]
+    pd.DataFrame([{"text": f"{words[i % 3]} doc{i}", "label": f"c{i % 3}"} for i in range(90)]).to_csv(
+        tmp_path / "c.csv", index=False)
+    out = tmp_path / "r.csv"
+    quick = ["--dataset", str(tmp_path / "c.csv"), "--methods", "vdsh-s", "--levels", "0.5", "--epochs", "1",
+             "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-report"]
+    for extra in ([], ["--fast"]):
+        assert runner.main([*quick, *extra]) == 0
+    default, fast = rows_of(out)
+    assert (default["optimizer"], default["model_options"]) == ("adam", "")
+    assert (fast["optimizer"], fast["model_options"]) == ("lazy-adam", "sparse_inputs=True")
+    assert default["codes_file"] != fast["codes_file"]
+    capsys.readouterr()
+    for extra in ([], ["--fast"]):
+        assert runner.main([*quick, *extra]) == 0
+        assert "1 already in" in capsys.readouterr().out
+    assert len(rows_of(out)) == 2
+
+
+def test_fast_on_dense_features_is_refused():
+    from ssb_vae.runner import build_grid, parser
+
+    with pytest.raises(ValueError, match="--fast speeds up the sparse first layer of text data; digits has dense"):
+        build_grid(parser().parse_args(["--dataset", "digits", "--fast"]))
+    with pytest.raises(ValueError, match="given twice"):
+        build_grid(parser().parse_args(["--dataset", "20news", "--fast", "--model-option", "sparse_inputs=false"]))

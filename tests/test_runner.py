@@ -42,7 +42,7 @@ def test_default_command_writes_spec_csv_table_and_plot(serial_csv):
                            "p@1000", "p@5000", "map@100", "map@1000", "map@5000", "added_val_flag",
                            "seed_used"]
     assert {"bits", "epochs", "train_seconds", "eval_seconds"} <= set(header)
-    assert header[-5:] == ["ties", "codes_file", "model_options", "protocol", "data_digest"]
+    assert header[-6:] == ["ties", "codes_file", "model_options", "protocol", "data_digest", "optimizer"]
     rows = rows_of(serial_csv)
     assert [r["algorithm"] for r in rows] == ["PHS_GS", "SSB_VAE"]
     assert all(r["ties"] == "expected" for r in rows)
@@ -454,7 +454,8 @@ def test_a_csv_written_before_model_options_resumes_and_verifies(serial_csv, tmp
     """The layout without the model_options column (every committed study) keeps its keys."""
     (tmp_path / "digits_codes").symlink_to(serial_csv.parent / "digits_codes")
     rows = rows_of(serial_csv)
-    for name, lacking in (("old", ("model_options", "protocol", "data_digest")), ("path_keyed", ("data_digest",))):
+    for name, lacking in (("old", ("model_options", "protocol", "data_digest", "optimizer")),
+                          ("path_keyed", ("data_digest", "optimizer")), ("adam", ("optimizer",))):
         old = tmp_path / f"{name}.csv"
         columns = [column for column in rows[0] if column not in lacking]
         old.write_text(csv_line(columns) + "".join(csv_line([row[c] for c in columns]) for row in rows))
