@@ -18,11 +18,7 @@ for reps in 1 2 3; do
   done
 done
 
-# The check of the Snippets collapse (results/paper_preset/README.md): SSB-VAE at 16 bits with the α and γ the
-# paper preset uses at level 0.1 (α = 1e-4, γ = 1e4) at every other level, same three seeds.
-python run_experiments.py --dataset snippets --methods ssb-vae --bits 16 --levels 0.2 0.3 0.4 0.5 1.0 \
-  --reps 3 --epochs 30 --preset paper --alpha 0.0001 --gamma 10000 --data-dir "$DATA" --jobs 2 \
-  --out results/paper_preset/snippets_ssb_vae_low_alpha.csv
+# The check of the Snippets collapse (its α) is a study of its own: experiments/snippets_alpha/run_check.sh.
 
 # Tables (mean, std, mean ± std, drop from 1.0 to 0.1, SSB-VAE against the others), plots, the
 # codes summary, the storage-order artifact of every row and the change from the superseded
@@ -32,4 +28,3 @@ for dataset in snippets 20news; do
   python -m experiments.paper_preset.forensics "results/paper_preset/$dataset.csv" --artifact \
     --superseded "results/paper_preset/superseded/$dataset.csv"
 done
-python -m ssb_vae.report results/paper_preset/snippets_ssb_vae_low_alpha.csv --metric p@100 map@100 --codes
