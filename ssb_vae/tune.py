@@ -152,9 +152,7 @@ def write_outputs(out: Path, storage: str, plots: bool) -> list:
         pd.DataFrame(trial_rows(results)).to_csv(temporary, index=False)
     if plots:
         for result in results:
-            cell = result.identity
-            label = f"{Path(cell['dataset']).stem}_{cell['method']}_{cell['bits']}bits_level{cell['level']!r}_{cell['protocol']}"
-            plot_cell(result, out.with_name(out.stem + "_plots") / f"{label}.png")
+            plot_cell(result, out.with_name(out.stem + "_plots") / f"{result.label}.png")
     return results
 
 

@@ -82,12 +82,6 @@ class Cell:
     def study_name(self) -> str:
         return json.dumps(self.identity, sort_keys=True, default=list)
 
-    @property
-    def label(self) -> str:
-        """A file name for the cell's plot."""
-        return (f"{Path(self.dataset).stem}_{self.method}_{self.bits}bits_level{self.level!r}"
-                f"_{self.protocol}")
-
     def pruning_epochs(self) -> tuple[int, ...]:
         return tuple(sorted({max(1, round(self.epochs * f)) for f in PRUNING_FRACTIONS} - {self.epochs}))
 
@@ -267,6 +261,13 @@ class CellResult:
     def best(self):
         complete = [t for t in self.trials if t.state.name == "COMPLETE"]
         return max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+
+    @property
+    def label(self) -> str:
+        """A file name for the cell's plot."""
+        cell = self.identity
+        return (f"{Path(cell['dataset']).stem}_{cell['method']}_{cell['bits']}bits_level{cell['level']!r}"
+                f"_{cell['protocol']}" + ("" if cell.get("optimizer", "adam") == "adam" else f"_{cell['optimizer']}"))
 
     @property
     def finished(self) -> bool:
