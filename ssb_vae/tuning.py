@@ -35,7 +35,7 @@ BETA_RANGE = (1e-3, 1.0)  # with --search-beta
 TUNE_PROTOCOLS = ("realistic", "full-labels")
 STARTUP_TRIALS = 8  # random proposals before TPE models the scores
 PRUNING_FRACTIONS = (1 / 6, 1 / 3, 2 / 3)  # of the epochs: 5, 10 and 20 of 30
-PRUNER_STARTUP_TRIALS = 4  # trials that always finish before the median rule prunes
+PRUNER_STARTUP_TRIALS = 4  # finished trials scoring above 0 before the median rule prunes
 COUNTED = ("COMPLETE", "PRUNED")
 # a setting whose codes give fewer distinct codes than this share of the training items scores 0:
 # a code shared by a whole class makes a classifier, not a hash (results/paper_preset/README.md §5)
@@ -125,6 +125,28 @@ def search_space(method: str, dataset: str, bits: int, level: float, search_beta
 def distinct_share(codes: np.ndarray) -> float:
     """The number of distinct codes over the number of items."""
     return len(np.unique(codes, axis=0)) / len(codes)
+
+
+def feasible_median_pruner():
+    """Optuna's median rule against the finished trials that scored above 0 only: a trial stops
+    when its score at a step is below the median of theirs at that step. Trials whose codes
+    collapsed (score 0 at the end) are no reference: their early scores, before the collapse, are
+    high, and against them every trial that keeps its codes apart would be pruned."""
+    import optuna
+
+    class FeasibleMedianPruner(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            step = trial.last_step
+            if step is None:
+                return False
+            references = [t.intermediate_values[step] for t in study.get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                if t.value is not None and t.value > 0 and step in t.intermediate_values]
+            if len(references) < PRUNER_STARTUP_TRIALS:
+                return False
+            return trial.intermediate_values[step] < float(np.median(references))
+
+    return FeasibleMedianPruner()
 
 
 def trial_seed(seed: int, trials_so_far: int) -> int:
@@ -232,7 +254,7 @@ def tune_cell(cell: Cell) -> tuple[Cell, str | None]:
         storage = open_storage(cell.storage)
         study = create_cell_study(cell, storage)
         _fail_interrupted(study)
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=0)
+        pruner = feasible_median_pruner()
         while (done := len(counted(study))) < cell.trials:
             sampler = optuna.samplers.TPESampler(seed=trial_seed(cell.seed, done),
                                                  n_startup_trials=STARTUP_TRIALS)
