@@ -172,11 +172,15 @@ def open_storage(url: str):
     return optuna.storages.RDBStorage(url, engine_kwargs=engine)
 
 
+def used_budget(trial) -> bool:
+    """Whether a trial used its cell's budget: finished, pruned, or failed by an error of the run
+    (a diverging loss). A trial killed in flight did not, so a resume runs it again."""
+    return trial.state.name in COUNTED or (trial.state.name == "FAIL" and "error" in trial.user_attrs)
+
+
 def counted(study) -> list:
-    """The trials of a study that used its budget: finished, pruned, or failed by an error of the
-    run (a diverging loss). A trial killed in flight is left out, so a resume runs it again."""
-    return [trial for trial in study.get_trials(deepcopy=False)
-            if trial.state.name in COUNTED or (trial.state.name == "FAIL" and "error" in trial.user_attrs)]
+    """The trials of a study that used its budget."""
+    return [trial for trial in study.get_trials(deepcopy=False) if used_budget(trial)]
 
 
 def _fail_interrupted(study) -> None:
@@ -190,7 +194,8 @@ def _fail_interrupted(study) -> None:
 def _objective(cell: Cell):
     import optuna
 
-    from ssb_vae.training import NonFiniteLossError
+    from ssb_vae.runner import score_codes
+    from ssb_vae.training import NonFiniteLossError, hash_codes
 
     pruning = set(cell.pruning_epochs())
 
@@ -204,9 +209,6 @@ def _objective(cell: Cell):
         def hook(checkpoint) -> None:
             if checkpoint.epoch not in pruning and checkpoint.epoch != cell.epochs:
                 return
-            from ssb_vae.runner import score_codes
-            from ssb_vae.training import hash_codes
-
             db_codes, _ = codes = checkpoint.codes()
             raw = score_codes(*codes, checkpoint.parts, checkpoint.data, cell.metric, checkpoint.point)
             distinct = distinct_share(hash_codes(checkpoint.model, checkpoint.parts.fit.x))
@@ -276,8 +278,7 @@ class CellResult:
 
     @property
     def counted(self) -> list:
-        return [t for t in self.trials
-                if t.state.name in COUNTED or (t.state.name == "FAIL" and "error" in t.user_attrs)]
+        return [trial for trial in self.trials if used_budget(trial)]
 
     @property
     def best(self):
