@@ -29,6 +29,24 @@ def padded_entries(n_entries):
     return (n_entries + step - 1) // step * step
 
 
+def padded_size(n_entries: int) -> int:
+    """``padded_entries`` for a Python int (the batches that NumPy builds, ``csr_batch``)."""
+    n_entries = max(int(n_entries), MIN_ENTRIES)
+    step = 1 << ((n_entries - 1).bit_length() - 2)
+    return -(-n_entries // step) * step
+
+
+def csr_batch(matrix: sp.csr_matrix, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows start … stop − 1 of a CSR matrix as the padded CSR parts (lengths, columns, values)
+    that ``_csr_gatherer`` makes in the tf.data graph, built in NumPy from views of the matrix."""
+    first, last = matrix.indptr[start], matrix.indptr[stop]
+    n_padding = padded_size(last - first) - (last - first)
+    lengths = np.diff(matrix.indptr[start:stop + 1]).astype(np.int32)
+    columns = np.concatenate([matrix.indices[first:last], np.arange(n_padding) % matrix.shape[1]])
+    values = np.concatenate([matrix.data[first:last], np.zeros(n_padding, np.float32)])
+    return lengths, columns.astype(np.int32), values.astype(np.float32)
+
+
 def _ragged_rows(matrix):
     """The CSR matrix as ragged column and value tensors, one row per matrix row."""
     splits = tf.constant(matrix.indptr.astype(np.int64))

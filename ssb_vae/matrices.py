@@ -6,6 +6,16 @@ import numpy as np
 import scipy.sparse as sp
 
 
+FINITE_CHECK_BLOCK = 1 << 22  # values checked at a time: the check's temporary stays 4 MB for any size
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """Whether every value is finite, checked block by block so that no N-sized mask is built."""
+    flat = values.reshape(-1)
+    return all(np.isfinite(flat[start:start + FINITE_CHECK_BLOCK]).all()
+               for start in range(0, flat.size, FINITE_CHECK_BLOCK))
+
+
 def check_matrix(name: str, matrix, n_columns: int | None = None, n_rows: int | None = None):
     """Returns ``matrix`` as float32 CSR (if sparse) or float32 ndarray, or raises ValueError."""
     if sp.issparse(matrix):
@@ -26,7 +36,7 @@ def check_matrix(name: str, matrix, n_columns: int | None = None, n_rows: int | 
         raise ValueError(f"{name} has {matrix.shape[0]} rows but x has {n_rows}")
     if matrix.shape[0] == 0:
         raise ValueError(f"{name} has no rows")
-    if not np.isfinite(values).all():
+    if not all_finite(values):
         raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first")
     return matrix
 

@@ -9,7 +9,8 @@ from ssb_vae.backend import keras
 import numpy as np
 import scipy.sparse as sp
 
-from ssb_vae.batches import make_batches
+from ssb_vae.batches import csr_batch, make_batches
+from ssb_vae.csr import csr_names
 from ssb_vae.matrices import check_matrix, normalize_rows
 from ssb_vae.layers import SparseDense
 from ssb_vae.models import MATRIX_INPUTS, HashingAutoencoder
@@ -181,26 +182,31 @@ def train(
     )
 
 
-HASH_CHUNK_ROWS = 65536  # rows hashed at a time: memory beyond the codes stays bounded for any N
-
-
 def hash_codes(model: HashingAutoencoder, x, batch_size: int = 1000) -> np.ndarray:
     """Binary codes (uint8 0/1, items × bits) from the deterministic encoder (docs/method.md §4).
 
     Bit j is 1 iff the code score (Bernoulli logit, or Gaussian mean) is positive. ``x`` may be
     dense or CSR whatever the model; the model's own input path computes the scores, so a model
-    gives the same codes for both. The rows are hashed ``HASH_CHUNK_ROWS`` at a time, each chunk
-    fed in batches, so that besides ``x`` and the codes only one chunk's scores are ever held.
+    gives the same codes for both. The rows go through the encoder ``batch_size`` at a time, each
+    batch cut from ``x`` as it is needed, so that besides ``x`` and the codes only one batch is
+    ever held, whatever the number of rows.
     """
     _check_model(model)
     x = check_matrix("x", x, n_columns=model.spec.input_dim)
-    if model not in _ENCODERS:  # one encoder per model, so predict is traced once
+    if model not in _ENCODERS:  # one encoder per model, so its predict function is traced once
         _ENCODERS[model] = model.encoder()
+    encoder = _ENCODERS[model]
     codes = np.empty((x.shape[0], model.spec.n_bits), dtype=np.uint8)
-    for start in range(0, x.shape[0], HASH_CHUNK_ROWS):
-        chunk = x[start:start + HASH_CHUNK_ROWS]
-        inputs = make_batches({"x": chunk}, batch_size, sparse=set(_sparse_inputs(model)) & {"x"})
-        if not model.spec.sparse_inputs:
-            inputs = inputs.map(lambda batch: batch["x"])
-        codes[start:start + chunk.shape[0]] = _ENCODERS[model].predict(inputs, verbose=0) > 0
+    for start in range(0, x.shape[0], batch_size):
+        stop = min(start + batch_size, x.shape[0])
+        codes[start:stop] = encoder.predict_on_batch(_encoder_batch(model, x, start, stop)) > 0
     return codes
+
+
+def _encoder_batch(model: HashingAutoencoder, x, start: int, stop: int):
+    """Rows start … stop − 1 of ``x`` as the encoder takes them: CSR parts or a dense block."""
+    if not model.spec.sparse_inputs:
+        return x[start:stop].toarray() if sp.issparse(x) else x[start:stop]
+    if sp.issparse(x):
+        return dict(zip(csr_names("x"), csr_batch(x, start, stop)))
+    return dict(zip(csr_names("x"), csr_batch(sp.csr_matrix(x[start:stop]), 0, stop - start)))

@@ -155,13 +155,21 @@ def test_bad_csr_input_is_refused_clearly(rng, change, message):
 
 
 @pytest.mark.parametrize("sparse_inputs", [False, True])
-def test_hashing_in_chunks_gives_the_codes_of_one_pass(monkeypatch, sparse_inputs):
-    from ssb_vae import training
-
+def test_hashing_batch_by_batch_gives_the_same_codes_for_any_batch_size(sparse_inputs):
     x = sp.random(53, 40, density=0.2, format="csr", random_state=4, dtype=np.float32)
     model = ssb_vae.build_model("ssb-vae", 40, 12, 3, seed=1, sparse_inputs=sparse_inputs)
-    whole = ssb_vae.hash_codes(model, x, batch_size=10)
-    monkeypatch.setattr(training, "HASH_CHUNK_ROWS", 7)
+    whole = ssb_vae.hash_codes(model, x, batch_size=100)
     np.testing.assert_array_equal(ssb_vae.hash_codes(model, x, batch_size=3), whole)
-    np.testing.assert_array_equal(ssb_vae.hash_codes(model, x.toarray(), batch_size=3), whole)
+    np.testing.assert_array_equal(ssb_vae.hash_codes(model, x.toarray(), batch_size=7), whole)
     assert whole.dtype == np.uint8 and whole.shape == (53, 12)
+
+
+def test_numpy_csr_batches_match_the_tf_data_ones():
+    from ssb_vae.batches import csr_batch, padded_entries, padded_size
+
+    for n in (0, 1, 63, 64, 65, 95, 96, 97, 128, 129, 1000, 12345):
+        assert padded_size(n) == int(padded_entries(n)), n
+    x = sp.random(30, 40, density=0.3, format="csr", random_state=5, dtype=np.float32)
+    graph = next(iter(make_batches({"x": x[4:19]}, batch_size=15, sparse=["x"])))
+    for mine, theirs in zip(csr_batch(x, 4, 19), (graph[name] for name in csr_names("x"))):
+        np.testing.assert_array_equal(mine, theirs.numpy())
