@@ -92,13 +92,9 @@ class SparseDense(keras.layers.Layer):
                                       initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
-    # set by ``train(..., optimizer="lazy-adam")``: the kernel's gradient as the rows the batch
-    # touches (tf.IndexedSlices), for an optimizer that updates only those; not part of the config
-    row_gradients = False
-
     def call(self, inputs):
         lengths, columns, values = inputs
-        product = _csr_product(lengths, columns, values, self.input_dim, self.row_gradients)
+        product = _csr_product(lengths, columns, values, self.input_dim)
         return self.activation(product(self.kernel.value) + self.bias)
 
     def compute_output_shape(self, input_shape):
@@ -114,15 +110,12 @@ class SparseDense(keras.layers.Layer):
         }
 
 
-def _csr_product(lengths, columns, values, n_columns: int, row_gradients: bool = False):
+def _csr_product(lengths, columns, values, n_columns: int):
     """kernel ↦ X · kernel for the CSR batch X, with its gradient Xᵀ · upstream.
 
     Forward: a gather of the touched kernel rows and a segment sum. Backward: X densified (n × D
     scalars) times the upstream gradient, one matrix product, which measured faster on the CPU
     than the scatter of gathered rows that automatic differentiation writes (bench/train_speed.py).
-    With ``row_gradients``: only the rows of the columns the batch holds (its zero padding left
-    out), as ``tf.IndexedSlices`` (for ``ssb_vae.optimizers.LazyAdam``; not under XLA, whose
-    shapes are fixed).
     """
     n_rows = ops.shape(lengths)[0]
     rows = row_ids(lengths, ops.shape(columns)[0])
@@ -132,12 +125,6 @@ def _csr_product(lengths, columns, values, n_columns: int, row_gradients: bool =
         weighted = ops.take(kernel, columns, axis=0) * ops.expand_dims(values, -1)
 
         def gradient(*upstream, variables=None):
-            if row_gradients:
-                from ssb_vae.backend import tensorflow as tf
-
-                stored = tf.not_equal(values, 0)
-                entries = tf.boolean_mask(values, stored)[:, None] * tf.gather(upstream[0], tf.boolean_mask(rows, stored))
-                return tf.IndexedSlices(entries, tf.boolean_mask(columns, stored), tf.shape(kernel, out_type=tf.int64))
             dense = ops.scatter(ops.stack([rows, columns], axis=1), values, (n_rows, n_columns))
             return ops.matmul(ops.transpose(dense), upstream[0])
 

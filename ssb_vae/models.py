@@ -307,6 +307,13 @@ class HashingAutoencoder(keras.Model):
     def supervised(self) -> bool:
         return self.method in SUPERVISED
 
+    # set by ``train(..., optimizer="lazy-adam")``: the fast path's step (``ssb_vae.split_step``)
+    split_step = None
+
+    def train_step(self, data):
+        """Keras' train step, or the fast path's split step when ``train`` has set one."""
+        return super().train_step(data) if self.split_step is None else self.split_step(data)
+
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "method": self.method, **asdict(self.spec)}
 

@@ -32,19 +32,32 @@ class LazyAdam(keras.optimizers.Adam):
             return super().update_step(gradient, variable, learning_rate)
         if self.amsgrad:
             raise ValueError("LazyAdam does not implement amsgrad")
-        rows, values = summed_rows(gradient)
-        values = ops.cast(values, variable.dtype)
-        lr = ops.cast(learning_rate, variable.dtype)
+        self.update_rows(*summed_rows(gradient), variable, learning_rate)
+
+    def step_size(self, variable, learning_rate):
+        """Adam's bias-corrected step size at the coming step, lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ)."""
         step = ops.cast(self.iterations + 1, variable.dtype)
-        alpha = lr * ops.sqrt(1 - ops.power(ops.cast(self.beta_2, variable.dtype), step)) / (
+        return ops.cast(learning_rate, variable.dtype) * ops.sqrt(
+            1 - ops.power(ops.cast(self.beta_2, variable.dtype), step)) / (
             1 - ops.power(ops.cast(self.beta_1, variable.dtype), step))
+
+    def update_rows(self, rows, values, variable, learning_rate):
+        """Adam on the rows ``rows`` (distinct) of ``variable``, whose gradient rows are ``values``."""
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
-        m_rows = self.beta_1 * tf.gather(m.value, rows) + (1 - self.beta_1) * values
-        v_rows = self.beta_2 * tf.gather(v.value, rows) + (1 - self.beta_2) * ops.square(values)
+        m_rows, v_rows, steps = adam_rows(
+            tf.gather(m.value, rows), tf.gather(v.value, rows), ops.cast(values, variable.dtype),
+            self.step_size(variable, learning_rate), self.beta_1, self.beta_2, self.epsilon)
         self.assign(m, tf.IndexedSlices(m_rows, rows))
         self.assign(v, tf.IndexedSlices(v_rows, rows))
-        self.assign_sub(variable, tf.IndexedSlices(alpha * m_rows / (ops.sqrt(v_rows) + self.epsilon), rows))
+        self.assign_sub(variable, tf.IndexedSlices(steps, rows))
+
+
+def adam_rows(m_rows, v_rows, gradient_rows, step_size, beta_1, beta_2, epsilon):
+    """Adam on some rows: their new first and second moments and the step to subtract from them."""
+    m_rows = beta_1 * m_rows + (1 - beta_1) * gradient_rows
+    v_rows = beta_2 * v_rows + (1 - beta_2) * ops.square(gradient_rows)
+    return m_rows, v_rows, step_size * m_rows / (ops.sqrt(v_rows) + epsilon)
 
 
 def make_optimizer(name: str, learning_rate: float):

@@ -12,9 +12,9 @@ import scipy.sparse as sp
 from ssb_vae.batches import csr_batch, make_batches
 from ssb_vae.csr import csr_names
 from ssb_vae.matrices import check_matrix, normalize_rows
-from ssb_vae.layers import SparseDense
 from ssb_vae.models import MATRIX_INPUTS, HashingAutoencoder
 from ssb_vae.optimizers import make_optimizer
+from ssb_vae.split_step import SplitTrainStep
 
 LOSS_TERMS = ("rec", "kl", "label", "pair", "loss")
 _ENCODERS: "weakref.WeakKeyDictionary[HashingAutoencoder, keras.Model]" = weakref.WeakKeyDictionary()
@@ -143,8 +143,8 @@ def train(
 
     ``optimizer``: ``"adam"`` (exact Adam, the default) or ``"lazy-adam"`` (the first layer's rows
     that a batch does not touch keep their weights and moments; ``ssb_vae.optimizers``), which needs
-    a model built with ``sparse_inputs=True`` and runs without XLA. ``jit_compile``: None = XLA
-    for Adam.
+    a model built with ``sparse_inputs=True`` and trains with the split step of
+    ``ssb_vae.split_step`` (XLA for all but the first layer). ``jit_compile``: None = XLA for Adam.
     """
     _check_model(model)
     lazy = optimizer == "lazy-adam"
@@ -152,7 +152,8 @@ def train(
         raise ValueError('optimizer="lazy-adam" updates the first-layer rows that a batch touches, so it needs a '
                          "model built with sparse_inputs=True (a dense first layer touches every row)")
     if lazy and jit_compile:
-        raise ValueError('optimizer="lazy-adam" runs without XLA (its touched rows vary in number); '
+        raise ValueError('optimizer="lazy-adam" trains with a step of its own (ssb_vae.split_step: XLA '
+                         "compiles all but the first layer, whose touched rows vary in number); "
                          "leave jit_compile unset or False")
     jit_compile = not lazy if jit_compile is None else jit_compile
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
@@ -163,14 +164,13 @@ def train(
         # never more steps per execution than an epoch has: Keras' progress bar would count past
         # the epoch's end ("10/3") and show a negative ETA
         steps = math.ceil(features["x"].shape[0] / batch_size)
-        for layer in model.layers:
-            if isinstance(layer, SparseDense):
-                layer.row_gradients = lazy
         model.compile(
             optimizer=make_optimizer(optimizer, learning_rate),
             jit_compile=jit_compile,
             steps_per_execution=max(1, min(steps_per_execution, steps)),
         )
+        if lazy:
+            model.split_step = SplitTrainStep(model)
     seed = model.spec.seed if seed is None else seed
     batches = make_batches(features, batch_size, shuffle=True, seed=seed, sparse=_sparse_inputs(model))
     return model.fit(
