@@ -35,7 +35,7 @@ CONFIGS = {
         ({"sparse_inputs": True}, {"jit_compile": True, "steps_per_execution": 1}),
     "CSR batches, SparseDense (sparse_inputs=True), no XLA":
         ({"sparse_inputs": True}, {"jit_compile": False, "steps_per_execution": 10}),
-    "CSR batches, SparseDense, lazy first-layer Adam (optimizer=lazy-adam), no XLA":
+    "CSR batches, lazy first-layer Adam (optimizer=lazy-adam), split step":
         ({"sparse_inputs": True}, {"optimizer": "lazy-adam", "steps_per_execution": 10}),
 }
 HAND_WRITTEN = "reference: the default model, hand-written tf.function step, XLA"

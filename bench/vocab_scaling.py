@@ -21,7 +21,7 @@ from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 PATHS = {"default (dense batches, XLA)": ({}, {}),
-         "--fast (CSR, SparseDense, lazy Adam)": ({"sparse_inputs": True}, {"optimizer": "lazy-adam"})}
+         "--fast (CSR, split step, lazy first-layer Adam)": ({"sparse_inputs": True}, {"optimizer": "lazy-adam"})}
 
 
 def measure(path: str, features: int, epochs: int) -> dict:
