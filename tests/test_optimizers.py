@@ -72,7 +72,12 @@ def test_the_split_step_takes_the_exact_adam_step_when_every_moment_is_zero(meth
         np.testing.assert_allclose(logs[1][term], logs[0][term], rtol=1e-5)
     initial = ssb_vae.build_model(method, 60, 8, 4, alpha=0.3, gamma=5, beta=0.5, seed=1, sparse_inputs=True)
     for exact, split in zip(*weights):
-        np.testing.assert_allclose(split, exact, atol=1e-4)  # a step moves a weight by up to 1e-3
+        # a first Adam step moves a weight by lr · g / (|g| + ε), lr = 1e-3: by up to lr, and for a
+        # gradient near ε = 1e-7 by an amount that the rounding of g (a different summation order,
+        # threads) can change, so a few such weights may differ; a wrong row or gradient moves many
+        difference = np.abs(split - exact)
+        assert difference.max() <= 2e-3
+        assert np.mean(difference > 1e-4) <= 1e-3, np.mean(difference > 1e-4)
     kernel = weights[0][0]
     assert np.abs(kernel - initial.weights[0].numpy()).max() > 5e-4  # the step did move the first layer
 
