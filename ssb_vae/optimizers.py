@@ -2,8 +2,8 @@
 
 For a gradient given as rows (a ``tf.IndexedSlices``, or the touched rows that the fast path's
 step hands to ``update_rows``, ``ssb_vae.split_step``), the moments and the weights of those rows
-follow Adam and every other row keeps its weights and moments, as in TensorFlow Addons' LazyAdam and PyTorch's SparseAdam; the bias
-correction uses the global step. Every variable whose gradient is dense gets Keras' exact Adam.
+follow Adam and every other row keeps its weights and moments, as in TensorFlow Addons' LazyAdam
+and PyTorch's SparseAdam; the bias correction uses the global step. Every variable whose gradient is dense gets Keras' exact Adam.
 It is an option (``train(..., optimizer="lazy-adam")``), not the default: it changes the updates
 of the rows a batch does not touch, so its retrieval quality must be measured (issue 23).
 """

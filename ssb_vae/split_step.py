@@ -2,18 +2,19 @@
 
 One step of a sparse-input model with a lazily updated first layer, in three parts:
 
-1. the first layer's product P = X · W₁, by TensorFlow's sparse-times-dense kernel on the batch's
-   stored entries (its padding dropped);
+1. the first layer's product P = X · W₁: the batch scattered dense onto the columns it touches
+   (n × T, its padding dropped) times the gathered touched rows of W₁;
 2. everything after it — the first layer's bias and ReLU, the encoder tail, the latent layer, the
    decoder, the loss terms of docs/method.md §3, their gradients and the exact Adam updates of all
    those weights — as one XLA function, whose shapes are fixed (in: the batch × units product,
    the target's padded CSR parts, the labels; out: the loss and ∂loss/∂P);
-3. W₁'s gradient on the rows the batch touches, Xᵀ · ∂loss/∂P restricted to them (the same
-   kernel), and their lazy Adam update (``LazyAdam.update_step``).
+3. W₁'s gradient on the touched rows, (the same n × T batch)ᵀ · ∂loss/∂P, and their lazy Adam
+   update (``LazyAdam.update_rows``).
 
-The losses, gradients and updates are those of the one-graph step with ``LazyAdam``; only the
-layout differs: XLA compiles the part whose shapes are fixed, and the part whose size follows the
-batch's non-zeros (which XLA would recompile for every batch) runs on TensorFlow's sparse kernels.
+The losses, gradients and updates are those of exact Adam on every weight but W₁, whose untouched
+rows keep their weights and moments; XLA compiles the part whose shapes are fixed, and the part
+whose size follows the batch's touched columns (which XLA would recompile for every batch) runs on
+TensorFlow's kernels (docs/performance.md has the parts' costs).
 """
 
 from __future__ import annotations
