@@ -91,7 +91,7 @@ def rivals(levels: list[float]) -> str:
         results = load_results(path)
         table = comparison_table(results[results["bits"] == BITS]).reset_index()
         for values in table[table["level"].isin(levels)].to_dict("records"):
-            lines.append(f"| {dataset} | {values['level']:g} | {values['opponent']} | {values['SSB_VAE']:.3f} "
+            lines.append(f"| {dataset} | {values['level']:g} | {values['opponent'].replace('_', '-')} | {values['SSB_VAE']:.3f} "
                          f"| {values['opponent score']:.3f} | {values['difference']:+.3f} "
                          f"| {values['difference / spread']:+.1f} | {values['wins']} / {values['repetitions']} |")
     return "\n".join(lines)
