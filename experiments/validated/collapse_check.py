@@ -1,8 +1,8 @@
 """Does a tuned setting keep its codes apart on the study's fit as it did on the tuner's fit?
 
-Fits one (dataset, method, level, α, β, γ) setting twice with the study's first seed (20): as a tuning trial does
-(``realistic``: the training part only) and as the study does (``test``: training ∪ validation),
-and prints, after the scored epochs, the share of distinct codes of each fit's own items. Only
+Fits one (dataset, method, level, α, β, γ) setting twice with the study's first seed (20): as a
+tuning trial does (``realistic``: the training part only) and as the study does (``test``: training
+∪ validation), and prints, after the scored epochs, the share of distinct codes of each fit's own items. Only
 inputs are hashed, no label and no test item is read, so acting on what it shows is not selection
 on the test queries.
 
