@@ -14,8 +14,9 @@ from typing import Callable, Iterable
 PARENT_CHECK_SECONDS = 1.0
 
 
-def _limit_threads(threads: int) -> None:
-    """Runs in each worker process before TensorFlow starts: N jobs share the cores."""
+def limit_threads(threads: int) -> None:
+    """Limits this process to ``threads`` intra-op threads; call it before TensorFlow starts. Each
+    worker runs it, so that N jobs share the cores."""
     for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
         os.environ[variable] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
@@ -30,7 +31,7 @@ def _start_worker(threads: int, runner_pid: int) -> None:
     """Each worker process: limits its threads, and ends itself once the process that started it
     is gone. A driver killed by a signal never shuts its pool down; without this its workers
     would train on for nobody, holding the cores."""
-    _limit_threads(threads)
+    limit_threads(threads)
 
     def exit_with_runner():
         while os.getppid() == runner_pid:

@@ -124,7 +124,7 @@ def check_out(out: Path) -> None:
             columns = tuple(pd.read_csv(out, nrows=0).columns)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
             columns = ()
-        if columns != PRESET_COLUMNS:
+        if columns not in (PRESET_COLUMNS, PRESET_COLUMNS[:-1]):  # [:-1]: written before study fits
             raise ValueError(f"--out {out} exists and is not a preset written by ssb-vae tune; "
                              "give another file name (nothing was written)")
 
@@ -203,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
                           f"{cell.metric}={result.best.value:.4f} at "
                           + ", ".join(f"{name}={value:.4g}" for name, value in sorted(weights.items()))
                           + f" ({len(result.counted)} trials)")
+                    share = result.study_fit.get(result.best.number)
+                    if share is not None and share < cell.min_distinct:
+                        print(f"note: none of the {len(result.candidates)} best settings of this cell kept "
+                              f"{cell.min_distinct:.0%} of its codes distinct when fitted as the study fits "
+                              f"(training ∪ validation); the preset holds the least collapsed ({share:.1%}). "
+                              "Run more trials, or widen the search space", file=sys.stderr)
                     if result.best.value == 0 and cell.min_distinct > 0:
                         print(f"note: no trial of this cell kept {cell.min_distinct:.0%} of its training codes "
                               "distinct; its preset is a collapsed setting (score 0). Run more trials, or "

@@ -7,6 +7,11 @@ run one after another, each proposed by a TPE sampler seeded by (seed, trials so
 cell's trials depend only on its history: the same for any --jobs, backend, or a resume after a
 kill. Cells run in parallel. Everything a tune learns lives in its Optuna storage (SQLite beside
 the preset by default); the preset, the trials table and the plots are written from it.
+
+A trial's codes are checked on its own fit, which is shorter than the study's (the training part
+only), and a setting can still be collapsing when its trial ends. So the choice is checked once
+more on the run it is for: the best trials are fitted as the study fits them, best first, until
+one keeps its codes apart (``verify_choice``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import json
 import logging
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +45,8 @@ COUNTED = ("COMPLETE", "PRUNED")
 # a setting whose codes give fewer distinct codes than this share of the training items scores 0:
 # a code shared by a whole class makes a classifier, not a hash (results/paper_preset/README.md §5)
 MIN_DISTINCT = 0.05  # and FAIL with an "error": a trial that ran, so it used the budget
+VERIFIED_CANDIDATES = 3  # the best trials that may be fitted the study's way, best first
+STUDY_FIT_ATTR = "study_fit_distinct"  # a study's record {trial number: distinct share of its study fit}
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,46 @@ def create_cell_study(cell: Cell, storage):
     return study
 
 
+class _StudyFitDone(Exception):
+    """Ends a study fit after its last epoch, before the run would hash and score the test part."""
+
+
+def study_fit_share(cell: Cell, weights: dict[str, float]) -> float:
+    """The distinct share of the codes of a setting fitted as the study fits it: the ``test``
+    protocol's fit (training ∪ validation, the level's labels), the study's first seed, the cell's
+    epochs; its own items are hashed after the last epoch. The run stops there: no test item is
+    read. At the same threads per process it is the study's first repetition, bit for bit."""
+    from ssb_vae.training import hash_codes
+
+    found: dict[str, float] = {}
+
+    def hook(checkpoint) -> None:
+        if checkpoint.epoch == cell.epochs:
+            found["share"] = distinct_share(hash_codes(checkpoint.model, checkpoint.parts.fit.x))
+            raise _StudyFitDone
+
+    try:
+        run_point(replace(cell.point(weights), protocol="test"), epoch_hook=hook)
+    except _StudyFitDone:
+        pass
+    return found["share"]
+
+
+def verify_choice(cell: Cell, storage) -> None:
+    """Fits the cell's best trials the study's way, best first, until one keeps ``min_distinct`` of
+    its codes apart (at most ``VERIFIED_CANDIDATES``); each share is kept in the study, so a
+    killed tune loses only the fit in flight."""
+    import optuna
+
+    study = optuna.load_study(study_name=cell.study_name, storage=storage)
+    result = cell_result(study)
+    while (trial := result.to_verify()) is not None:
+        share = study_fit_share(cell, weights_of(result, trial))
+        recorded = {**study.user_attrs.get(STUDY_FIT_ATTR, {}), str(trial.number): share}
+        study.set_user_attr(STUDY_FIT_ATTR, recorded)
+        result = cell_result(optuna.load_study(study_name=cell.study_name, storage=storage))
+
+
 def tune_cell(cell: Cell) -> tuple[Cell, str | None]:
     """Runs a cell's trials until ``cell.trials`` have used its budget; returns the error as text
     instead of raising, so that the other cells go on."""
@@ -263,6 +310,7 @@ def tune_cell(cell: Cell) -> tuple[Cell, str | None]:
             study = optuna.load_study(study_name=cell.study_name, storage=storage, sampler=sampler,
                                       pruner=pruner)
             study.optimize(_objective(cell), n_trials=1, catch=(NonFiniteLossError,))
+        verify_choice(cell, storage)
         return cell, None
     except Exception as error:  # noqa: BLE001 - one cell's failure is reported, the others go on
         return cell, "".join(traceback.format_exception_only(type(error), error)).strip()
@@ -280,10 +328,47 @@ class CellResult:
     def counted(self) -> list:
         return [trial for trial in self.trials if used_budget(trial)]
 
+    study_fit: dict = field(default_factory=dict)  # trial number → distinct share of its study fit
+
+    @property
+    def min_distinct(self) -> float:
+        return self.identity.get("min_distinct", 0.0)
+
+    @property
+    def candidates(self) -> list:
+        """The finished trials that kept their codes apart, best first, that the choice may fall on."""
+        scored = [t for t in self.trials if t.state.name == "COMPLETE" and t.value > 0]
+        return sorted(scored, key=lambda t: (-t.value, t.number))[:VERIFIED_CANDIDATES]
+
+    def to_verify(self):
+        """The next candidate to fit the study's way, or None once the choice is settled: a
+        candidate kept its codes apart there, every candidate has been fitted, or there is no rule."""
+        if self.min_distinct <= 0:
+            return None
+        for trial in self.candidates:
+            share = self.study_fit.get(trial.number)
+            if share is None:
+                return trial
+            if share >= self.min_distinct:
+                return None
+        return None
+
     @property
     def best(self):
+        """The chosen trial: the best candidate whose study fit kept ``min_distinct`` of its codes
+        apart; if none did, the candidate whose study fit kept the most; without candidates (every
+        trial collapsed, or no collapse rule) the best finished trial. None until that is settled."""
         complete = [t for t in self.trials if t.state.name == "COMPLETE"]
-        return max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+        if not complete:
+            return None
+        if self.min_distinct <= 0 or not self.candidates:
+            return max(complete, key=lambda t: (t.value, -t.number))
+        if self.to_verify() is not None:
+            return None
+        for trial in self.candidates:  # settled: every candidate before the first kept was fitted
+            if self.study_fit[trial.number] >= self.min_distinct:
+                return trial
+        return max(self.candidates, key=lambda t: (self.study_fit[t.number], t.value))
 
     @property
     def label(self) -> str:
@@ -308,9 +393,15 @@ def stored_cells(storage_url: str) -> list[CellResult]:
         attrs = summary.user_attrs
         if "cell" not in attrs:
             continue  # a study of something else sharing the storage
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        results.append(CellResult(attrs["cell"], int(attrs.get("trials", 0)), study.get_trials(deepcopy=False)))
+        results.append(cell_result(optuna.load_study(study_name=summary.study_name, storage=storage)))
     return results
+
+
+def cell_result(study) -> CellResult:
+    """A cell's study as a ``CellResult``."""
+    attrs = study.user_attrs
+    return CellResult(attrs["cell"], int(attrs.get("trials", 0)), study.get_trials(deepcopy=False),
+                      {int(number): share for number, share in attrs.get(STUDY_FIT_ATTR, {}).items()})
 
 
 def weights_of(result: CellResult, trial) -> dict[str, float]:
@@ -328,7 +419,7 @@ def preset_rows(results: list[CellResult]) -> list[dict]:
                      "method": ALGORITHMS[cell["method"]].replace("_", "-"), "level": cell["level"],
                      **weights_of(result, best), "protocol": cell["protocol"], "metric": cell["metric"],
                      "score": round(best.value, 6), "trials": len(result.counted), "seed": cell["seed"],
-                     "min_distinct": cell.get("min_distinct", 0.0)})
+                     "min_distinct": result.min_distinct, STUDY_FIT_ATTR: result.study_fit.get(best.number)})
     return rows
 
 
@@ -350,6 +441,7 @@ def trial_rows(results: list[CellResult]) -> list[dict]:
                          "distinct_share": trial.user_attrs.get("distinct_share"),
                          "distinct_codes": trial.user_attrs.get("distinct_codes"),
                          "database_items": trial.user_attrs.get("database_items"),
+                         STUDY_FIT_ATTR: result.study_fit.get(trial.number),
                          "seconds": trial.user_attrs.get("seconds"), "error": trial.user_attrs.get("error"),
                          **steps, **raw})
     return rows

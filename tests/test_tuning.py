@@ -127,6 +127,7 @@ def test_a_killed_tune_resumes_with_the_trials_it_would_have_run(reference):
 
 @pytest.mark.slow
 def test_the_preset_drives_the_runner(reference, tmp_path):
+    from ssb_vae.codes import load_codes
     from ssb_vae.runner import main as run
 
     _, dataset, out = reference
@@ -136,12 +137,15 @@ def test_the_preset_drives_the_runner(reference, tmp_path):
     assert float(chosen["alpha"]) == pytest.approx(best["alpha"]) and float(chosen["score"]) == pytest.approx(best["score"])
 
     results = tmp_path / "study.csv"
-    assert run(["--dataset", dataset, "--methods", "ssb-vae", "--levels", "0.5", "--epochs", "1",
+    assert run(["--dataset", dataset, "--methods", "ssb-vae", "--levels", "0.5", "--epochs", "2",
                 "--preset", str(out), "--cache-dir", str(tmp_path / "cache"), "--out", str(results),
                 "--no-report"]) == 0
     (row,) = rows_of(results)
     assert [float(row[name]) for name in ("alpha", "beta", "gamma")] == \
         [float(chosen[name]) for name in ("alpha", "beta", "gamma")]
+    # the choice was checked on the study's own first run: its codes are those the study stored
+    codes = load_codes(results.parent / row["codes_file"]).db_codes
+    assert float(chosen["study_fit_distinct"]) == len(np.unique(codes, axis=0)) / len(codes)
 
     with pytest.raises(SystemExit):
         run(["--dataset", dataset, "--methods", "phs-gs", "--levels", "0.5", "--preset", str(out),
@@ -256,3 +260,32 @@ def test_the_pruner_compares_with_finished_trials_that_kept_their_codes_apart():
                                  intermediate_values={5: 0.51}, state=TrialState.COMPLETE))
     assert not pruner.prune(study, running(0.6))  # below the collapsed trials' 0.9, above the median 0.505
     assert pruner.prune(study, running(0.45))
+
+
+def test_the_choice_is_the_best_trial_that_keeps_its_codes_apart_on_the_study_fit():
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from ssb_vae.tuning import VERIFIED_CANDIDATES, CellResult
+
+    space = {"alpha": FloatDistribution(1e-4, 1e5, log=True)}
+    trials = [create_trial(params={"alpha": 1.0 + number}, distributions=space, value=value,
+                           state=TrialState.COMPLETE) for number, value in enumerate([0.5, 0.9, 0.0, 0.8, 0.7, 0.6])]
+    for trial, number in zip(trials, range(len(trials))):
+        trial.number = number
+    cell = {"min_distinct": 0.05, "fixed": []}
+
+    def chosen(study_fit):
+        result = CellResult(cell, 6, trials, study_fit)
+        return (None if result.to_verify() is None else result.to_verify().number,
+                None if result.best is None else result.best.number)
+
+    assert VERIFIED_CANDIDATES == 3
+    assert chosen({}) == (1, None)  # the best trial is fitted the study's way before anything is chosen
+    assert chosen({1: 0.2}) == (None, 1)
+    assert chosen({1: 0.01}) == (3, None)  # it collapsed there: the next best is fitted
+    assert chosen({1: 0.01, 3: 0.01, 4: 0.06}) == (None, 4)
+    assert chosen({1: 0.01, 3: 0.03, 4: 0.02}) == (None, 3)  # none held: the least collapsed, said so
+    assert CellResult({**cell, "min_distinct": 0.0}, 6, trials).best.number == 1  # no rule, no fit
+    collapsed = [trial for trial in trials if trial.value == 0]
+    assert CellResult(cell, 6, collapsed).best.number == 2  # nothing kept its codes apart in its trial

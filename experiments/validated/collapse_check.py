@@ -4,7 +4,9 @@ Fits one (dataset, method, level, α, β, γ) setting twice with the study's fir
 tuning trial does (``realistic``: the training part only) and as the study does (``test``: training
 ∪ validation), and prints, after the scored epochs, the share of distinct codes of each fit's own items. Only
 inputs are hashed, no label and no test item is read, so acting on what it shows is not selection
-on the test queries.
+on the test queries. TensorFlow's CPU kernels sum in an order that depends on the thread count, so
+a fit reproduces a trial or a study run only at the threads per process they ran with: one, for a
+tune or a study run with ``--jobs 2`` on two cores (the default ``--threads``).
 
     python -m experiments.validated.collapse_check --dataset 20news --method ssb-vae --level 0.2 \
         --alpha 2.0538 --gamma 54840 --data-dir ../shared/data
@@ -27,6 +29,7 @@ class Config:
     gamma: float
     data_dir: str
     epochs: int = 30
+    threads: int = 1
 
 
 def shares(config: Config, protocol: str) -> dict[int, float]:
@@ -57,8 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beta", type=float, default=0.015625)
     parser.add_argument("--gamma", type=float, required=True)
     parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (default: 1)")
     args = parser.parse_args(argv)
-    config = Config(args.dataset, args.method, args.level, args.alpha, args.beta, args.gamma, args.data_dir)
+    config = Config(args.dataset, args.method, args.level, args.alpha, args.beta, args.gamma,
+                    args.data_dir, threads=args.threads)
+    from ssb_vae.parallel import limit_threads
+
+    limit_threads(config.threads)
     print("| fit | " + " | ".join(f"epoch {epoch}" for epoch in EPOCHS) + " |")
     print("|---|" + "---|" * len(EPOCHS))
     for protocol, name in (("realistic", "tuning (training part)"), ("test", "study (training ∪ validation)")):
