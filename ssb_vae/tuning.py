@@ -259,7 +259,7 @@ def study_fit_share(cell: Cell, weights: dict[str, float]) -> float:
     """The distinct share of the codes of a setting fitted as the study fits it: the ``test``
     protocol's fit (training ∪ validation, the level's labels), the study's first seed, the cell's
     epochs; its own items are hashed after the last epoch. The run stops there: no test item is
-    read. At the same threads per process it is the study's first repetition, bit for bit."""
+    read. On the same CPU and threads per process it is the study's first repetition, bit for bit."""
     from ssb_vae.training import hash_codes
 
     found: dict[str, float] = {}
@@ -425,10 +425,12 @@ def preset_rows(results: list[CellResult]) -> list[dict]:
 
 def trial_rows(results: list[CellResult]) -> list[dict]:
     """Every trial of every cell, auditable: its weights, its state, its score at each pruning step
-    and at the end, its distinct codes and seconds."""
+    and at the end, its distinct codes, its study fit's if it was checked, whether it is the
+    cell's choice, and its seconds."""
     rows = []
     for result in results:
         cell = result.identity
+        best = result.best
         for trial in result.trials:
             steps = {f"score_epoch{step}": round(value, 6) for step, value in sorted(trial.intermediate_values.items())}
             raw = {f"raw_score_epoch{step}": round(trial.user_attrs[f"raw_score_epoch{step}"], 6)
@@ -442,6 +444,7 @@ def trial_rows(results: list[CellResult]) -> list[dict]:
                          "distinct_codes": trial.user_attrs.get("distinct_codes"),
                          "database_items": trial.user_attrs.get("database_items"),
                          STUDY_FIT_ATTR: result.study_fit.get(trial.number),
+                         "chosen": best is not None and trial.number == best.number,
                          "seconds": trial.user_attrs.get("seconds"), "error": trial.user_attrs.get("error"),
                          **steps, **raw})
     return rows

@@ -266,7 +266,7 @@ def test_the_choice_is_the_best_trial_that_keeps_its_codes_apart_on_the_study_fi
     from optuna.distributions import FloatDistribution
     from optuna.trial import TrialState, create_trial
 
-    from ssb_vae.tuning import VERIFIED_CANDIDATES, CellResult
+    from ssb_vae.tuning import VERIFIED_CANDIDATES, CellResult, trial_rows
 
     space = {"alpha": FloatDistribution(1e-4, 1e5, log=True)}
     trials = [create_trial(params={"alpha": 1.0 + number}, distributions=space, value=value,
@@ -289,3 +289,8 @@ def test_the_choice_is_the_best_trial_that_keeps_its_codes_apart_on_the_study_fi
     assert CellResult({**cell, "min_distinct": 0.0}, 6, trials).best.number == 1  # no rule, no fit
     collapsed = [trial for trial in trials if trial.value == 0]
     assert CellResult(cell, 6, collapsed).best.number == 2  # nothing kept its codes apart in its trial
+    identity = {**cell, "dataset": "d", "method": "ssb-vae", "bits": 16, "level": 0.1, "protocol": "realistic",
+                "metric": "p@100", "seed": 0}
+    rows = trial_rows([CellResult(identity, 6, trials, {1: 0.01, 3: 0.2})])
+    assert [row["trial"] for row in rows if row["chosen"]] == [3]  # the trials table marks the choice
+    assert [row["study_fit_distinct"] for row in rows] == [None, 0.01, None, 0.2, None, None]

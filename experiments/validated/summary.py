@@ -3,7 +3,8 @@ pruning saved. Reads the tune's trials table (written from its Optuna storage).
 
     python -m experiments.validated.summary [results/validated/preset_trials.csv]
 
-Saved time: a pruned trial's seconds against the median seconds of the cell's finished trials,
+The chosen trial is the one the trials table marks ``chosen`` (the tune checks it on the study's
+fit, docs/tuning.md); a table from before that column, the best finished trial. Saved time: a pruned trial's seconds against the median seconds of the cell's finished trials,
 which is what it would have cost had it run all its epochs.
 """
 
@@ -25,24 +26,28 @@ def cell_summary(trials: pd.DataFrame) -> pd.DataFrame:
         pruned = cell[cell["state"] == "PRUNED"]
         if finished.empty:
             continue
-        best = finished.sort_values(["score", "trial"], ascending=[False, True]).iloc[0]
+        if "chosen" in cell and cell["chosen"].any():
+            best = cell[cell["chosen"]].iloc[0]
+        else:  # a trials table written before the choice was checked on the study's fit
+            best = finished.sort_values(["score", "trial"], ascending=[False, True]).iloc[0]
         full = finished["seconds"].median()
         spent = finished["seconds"].sum() + pruned["seconds"].sum()
         rows.append({"dataset": dataset, "method": method, "bits": bits, "level": level,
                      "trials": int(cell["state"].isin(COUNTED).sum()), "pruned": len(pruned),
                      "alpha": best["alpha"], "gamma": best["gamma"], "validation": best["score"],
                      "distinct_codes": best["distinct_codes"], "database_items": best["database_items"],
+                     "study_fit": best.get("study_fit_distinct", float("nan")),
                      "hours": spent / 3600, "cost_vs_unpruned": spent / (full * (len(finished) + len(pruned)))})
     return pd.DataFrame(rows)
 
 
 def markdown(summary: pd.DataFrame) -> str:
     lines = ["| dataset | method | level | trials (pruned) | α | γ | validation P@K' | distinct codes / items | "
-             "cost with pruning |", "|---|---|---|---|---|---|---|---|---|"]
+             "study fit distinct | cost with pruning |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in summary.itertuples():
         lines.append(f"| {row.dataset} | {row.method} | {row.level:g} | {row.trials} ({row.pruned}) | {row.alpha:.3g} "
                      f"| {row.gamma:.3g} | {row.validation:.3f} | {row.distinct_codes:.0f} / {row.database_items:.0f} "
-                     f"| {row.cost_vs_unpruned:.0%} |")
+                     f"| {'–' if pd.isna(row.study_fit) else f'{row.study_fit:.1%}'} | {row.cost_vs_unpruned:.0%} |")
     return "\n".join(lines)
 
 
