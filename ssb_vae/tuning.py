@@ -285,10 +285,8 @@ def verify_choice(cell: Cell, storage) -> None:
     study = optuna.load_study(study_name=cell.study_name, storage=storage)
     result = cell_result(study)
     while (trial := result.to_verify()) is not None:
-        share = study_fit_share(cell, weights_of(result, trial))
-        recorded = {**study.user_attrs.get(STUDY_FIT_ATTR, {}), str(trial.number): share}
-        study.set_user_attr(STUDY_FIT_ATTR, recorded)
-        result = cell_result(optuna.load_study(study_name=cell.study_name, storage=storage))
+        result.study_fit[trial.number] = study_fit_share(cell, weights_of(result, trial))
+        study.set_user_attr(STUDY_FIT_ATTR, {str(number): share for number, share in result.study_fit.items()})
 
 
 def tune_cell(cell: Cell) -> tuple[Cell, str | None]:

@@ -4,7 +4,8 @@ pruning saved. Reads the tune's trials table (written from its Optuna storage).
     python -m experiments.validated.summary [results/validated/preset_trials.csv]
 
 The chosen trial is the one the trials table marks ``chosen`` (the tune checks it on the study's
-fit, docs/tuning.md); a table from before that column, the best finished trial. Saved time: a pruned trial's seconds against the median seconds of the cell's finished trials,
+fit, docs/tuning.md); in a table from before that column, the best finished trial. Saved time: a
+pruned trial's seconds against the median seconds of the cell's finished trials,
 which is what it would have cost had it run all its epochs.
 """
 
