@@ -321,12 +321,11 @@ class CellResult:
     identity: dict
     target: int
     trials: list = field(default_factory=list)
+    study_fit: dict = field(default_factory=dict)  # trial number → distinct share of its study fit
 
     @property
     def counted(self) -> list:
         return [trial for trial in self.trials if used_budget(trial)]
-
-    study_fit: dict = field(default_factory=dict)  # trial number → distinct share of its study fit
 
     @property
     def min_distinct(self) -> float:
