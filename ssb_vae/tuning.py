@@ -45,7 +45,6 @@ COUNTED = ("COMPLETE", "PRUNED")
 # a setting whose codes give fewer distinct codes than this share of the training items scores 0:
 # a code shared by a whole class makes a classifier, not a hash (results/paper_preset/README.md §5)
 MIN_DISTINCT = 0.05  # and FAIL with an "error": a trial that ran, so it used the budget
-VERIFIED_CANDIDATES = 3  # the best trials that may be fitted the study's way, best first
 STUDY_FIT_ATTR = "study_fit_distinct"  # a study's record {trial number: distinct share of its study fit}
 
 
@@ -278,7 +277,7 @@ def study_fit_share(cell: Cell, weights: dict[str, float]) -> float:
 
 def verify_choice(cell: Cell, storage) -> None:
     """Fits the cell's best trials the study's way, best first, until one keeps ``min_distinct`` of
-    its codes apart (at most ``VERIFIED_CANDIDATES``); each share is kept in the study, so a
+    its codes apart (at worst one fit per finished trial); each share is kept in the study, so a
     killed tune loses only the fit in flight."""
     import optuna
 
@@ -333,9 +332,10 @@ class CellResult:
 
     @property
     def candidates(self) -> list:
-        """The finished trials that kept their codes apart, best first, that the choice may fall on."""
+        """The finished trials that kept their codes apart in their trials, best first: the choice
+        falls on the first of them whose study fit keeps them apart too."""
         scored = [t for t in self.trials if t.state.name == "COMPLETE" and t.value > 0]
-        return sorted(scored, key=lambda t: (-t.value, t.number))[:VERIFIED_CANDIDATES]
+        return sorted(scored, key=lambda t: (-t.value, t.number))
 
     def to_verify(self):
         """The next candidate to fit the study's way, or None once the choice is settled: a

@@ -266,7 +266,7 @@ def test_the_choice_is_the_best_trial_that_keeps_its_codes_apart_on_the_study_fi
     from optuna.distributions import FloatDistribution
     from optuna.trial import TrialState, create_trial
 
-    from ssb_vae.tuning import VERIFIED_CANDIDATES, CellResult, trial_rows
+    from ssb_vae.tuning import CellResult, trial_rows
 
     space = {"alpha": FloatDistribution(1e-4, 1e5, log=True)}
     trials = [create_trial(params={"alpha": 1.0 + number}, distributions=space, value=value,
@@ -280,12 +280,13 @@ def test_the_choice_is_the_best_trial_that_keeps_its_codes_apart_on_the_study_fi
         return (None if result.to_verify() is None else result.to_verify().number,
                 None if result.best is None else result.best.number)
 
-    assert VERIFIED_CANDIDATES == 3
     assert chosen({}) == (1, None)  # the best trial is fitted the study's way before anything is chosen
     assert chosen({1: 0.2}) == (None, 1)
     assert chosen({1: 0.01}) == (3, None)  # it collapsed there: the next best is fitted
     assert chosen({1: 0.01, 3: 0.01, 4: 0.06}) == (None, 4)
-    assert chosen({1: 0.01, 3: 0.03, 4: 0.02}) == (None, 3)  # none held: the least collapsed, said so
+    assert chosen({1: 0.01, 3: 0.03, 4: 0.02}) == (5, None)  # down the ranking, past the first three
+    assert chosen({1: 0.01, 3: 0.03, 4: 0.02, 5: 0.01, 0: 0.2}) == (None, 0)  # the last candidate holds
+    assert chosen({1: 0.01, 3: 0.03, 4: 0.02, 5: 0.01, 0: 0.02}) == (None, 3)  # none held: the least collapsed
     assert CellResult({**cell, "min_distinct": 0.0}, 6, trials).best.number == 1  # no rule, no fit
     collapsed = [trial for trial in trials if trial.value == 0]
     assert CellResult(cell, 6, collapsed).best.number == 2  # nothing kept its codes apart in its trial
