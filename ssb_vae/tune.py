@@ -205,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                           + f" ({len(result.counted)} trials)")
                     share = result.study_fit.get(result.best.number)
                     if share is not None and share < cell.min_distinct:
-                        print(f"note: none of the {len(result.candidates)} finished settings of this cell kept "
-                              f"{cell.min_distinct:.0%} of its codes distinct when fitted as the study fits "
+                        print(f"note: none of the {len(result.candidates)} settings of this cell that kept their codes "
+                              f"apart in their trials kept {cell.min_distinct:.0%} distinct when fitted as the study fits "
                               f"(training ∪ validation); the preset holds the least collapsed ({share:.1%}). "
                               "Run more trials, or widen the search space", file=sys.stderr)
                     if result.best.value == 0 and cell.min_distinct > 0:
