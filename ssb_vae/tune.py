@@ -53,6 +53,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (None: sqlite beside --out, <name>.db); a shared database "
                         "(e.g. postgresql://…) for --backend ray on several machines")
+    p.add_argument("--recheck", action="store_true",
+                   help="fit the chosen settings of the selected cells the study's way again, on this machine, "
+                        "replacing their stored checks (a check depends on the processor and the threads per "
+                        "process; run it where the study runs; docs/tuning.md)")
     p.add_argument("--out", required=True, help="the preset CSV to write (cells already in it are kept)")
     p.add_argument("--no-plots", action="store_true", help="skip the per-cell plots")
     return p
@@ -161,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ssb_vae.data import DatasetNotFoundError
     from ssb_vae.parallel import check_backend, execute
-    from ssb_vae.tuning import quiet_optuna, create_cell_study, open_storage, tune_cell
+    from ssb_vae.tuning import create_cell_study, discard_study_fits, open_storage, quiet_optuna, tune_cell
 
     arg_parser = parser()
     args = arg_parser.parse_args(argv)
@@ -186,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         shared = open_storage(storage)  # the schema and every cell's study, before any worker starts
         for cell in cells:
             create_cell_study(cell, shared)
+            if args.recheck and discard_study_fits(cell, shared):
+                print(f"{cell.dataset} {cell.method} {cell.bits} bits level {cell.level:g}: its choice is "
+                      "checked again on this machine (the earlier checks stay in the storage)")
         print(f"{len(cells)} cells × {args.trials} trials, {args.protocol} protocol; storage {storage}")
         failures = 0
 

@@ -46,6 +46,7 @@ COUNTED = ("COMPLETE", "PRUNED")
 # a code shared by a whole class makes a classifier, not a hash (results/paper_preset/README.md §5)
 MIN_DISTINCT = 0.05  # and FAIL with an "error": a trial that ran, so it used the budget
 STUDY_FIT_ATTR = "study_fit_distinct"  # a study's record {trial number: distinct share of its study fit}
+EARLIER_FITS_ATTR = "study_fit_distinct_earlier"  # records discarded by --recheck, with when
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,24 @@ def verify_choice(cell: Cell, storage) -> None:
     while (trial := result.to_verify()) is not None:
         result.study_fit[trial.number] = study_fit_share(cell, weights_of(result, trial))
         study.set_user_attr(STUDY_FIT_ATTR, {str(number): share for number, share in result.study_fit.items()})
+
+
+def discard_study_fits(cell: Cell, storage) -> dict:
+    """Forgets the cell's study-fit shares, so that its choice is checked again on this machine
+    (``--recheck``): a share depends on the processor and the threads per process, and a setting
+    on the edge of collapse can keep its codes apart on one machine and merge them on another
+    (docs/tuning.md). The discarded shares stay in the study, with when they were discarded.
+    Returns them ({} if the cell had none)."""
+    import optuna
+
+    study = optuna.load_study(study_name=cell.study_name, storage=storage)
+    shares = study.user_attrs.get(STUDY_FIT_ATTR) or {}
+    if shares:
+        earlier = study.user_attrs.get(EARLIER_FITS_ATTR, [])
+        discarded = {"discarded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), STUDY_FIT_ATTR: shares}
+        study.set_user_attr(EARLIER_FITS_ATTR, [*earlier, discarded])
+        study.set_user_attr(STUDY_FIT_ATTR, {})
+    return shares
 
 
 def tune_cell(cell: Cell) -> tuple[Cell, str | None]:

@@ -152,6 +152,37 @@ def test_the_preset_drives_the_runner(reference, tmp_path):
              "--out", str(tmp_path / "other.csv"), "--cache-dir", str(tmp_path / "cache")])
 
 
+@pytest.mark.slow
+def test_a_recheck_fits_the_choice_again_and_keeps_the_earlier_check(reference):
+    """A check made elsewhere (here: a stored share of 0.99) is kept by a plain rerun and replaced
+    by --recheck with this machine's fit; the discarded share stays in the storage."""
+    import shutil
+
+    import optuna
+
+    from ssb_vae.tuning import EARLIER_FITS_ATTR, STUDY_FIT_ATTR
+
+    tmp_path, dataset, out = reference
+    (genuine,) = rows_of(out)
+    folder = tmp_path / "rechecked"
+    folder.mkdir()
+    for name in ("preset.csv", "preset.db"):
+        shutil.copy(out.with_name(name), folder / name)
+    storage = f"sqlite:///{folder / 'preset.db'}"
+    study = optuna.load_study(study_name=optuna.get_all_study_names(storage)[0], storage=storage)
+    elsewhere = {number: 0.99 for number in study.user_attrs[STUDY_FIT_ATTR]}
+    study.set_user_attr(STUDY_FIT_ATTR, elsewhere)
+
+    (kept,) = rows_of(tune(tmp_path, dataset, "rechecked"))
+    assert float(kept["study_fit_distinct"]) == 0.99
+    rechecked = tune(tmp_path, dataset, "rechecked", "--recheck")
+    assert rows_of(rechecked) == [genuine]
+    study = optuna.load_study(study_name=study.study_name, storage=storage)
+    (earlier,) = study.user_attrs[EARLIER_FITS_ATTR]
+    assert earlier[STUDY_FIT_ATTR] == elsewhere
+    assert float(genuine["study_fit_distinct"]) != 0.99
+
+
 def test_a_preset_missing_a_cell_is_refused_by_name(tmp_path):
     from ssb_vae.presets import PresetMissingError, preset_hyperparameters
 
