@@ -27,6 +27,12 @@ def limit_threads(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
+def threads_per_job(jobs: int) -> int:
+    """TensorFlow threads each of ``jobs`` local processes gets: the cores shared out, at least one.
+    A run's numbers depend on it (the CPU kernels' summation order follows the thread count)."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def _start_worker(threads: int, runner_pid: int) -> None:
     """Each worker process: limits its threads, and ends itself once the process that started it
     is gone. A driver killed by a signal never shuts its pool down; without this its workers
@@ -56,7 +62,7 @@ def execute(function: Callable, items: Iterable, on_result: Callable, jobs: int 
         for item in items:
             on_result(*function(item))
     else:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        threads = threads_per_job(jobs)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
                                  initializer=_start_worker, initargs=(threads, os.getpid())) as pool:
             futures = [pool.submit(function, item) for item in items]

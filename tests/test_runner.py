@@ -1,7 +1,6 @@
 """The batch runner, its CSV, resuming, backends, reports, the hash command, and bad input."""
 
 import csv
-import os
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from experiments.paper_preset import forensics
 from ssb_vae import report, rescoring, runner
 from ssb_vae.codes import load_codes
 from ssb_vae.evaluation import evaluate
+from ssb_vae.parallel import threads_per_job
 from ssb_vae.results import KEY_COLUMNS, METRICS, POSITION_TIES_COLUMNS, csv_line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,7 +156,7 @@ def test_two_local_jobs_give_the_rows_of_a_serial_run_with_their_threads(tmp_pat
     """Each of N jobs gets cores/N TensorFlow threads, and on some processors the CPU kernels sum
     in an order that depends on the thread count; so the serial run it must equal is one with a
     worker's threads, in a process of its own (threads are fixed before TensorFlow starts)."""
-    threads = max(1, (os.cpu_count() or 1) // 2)
+    threads = threads_per_job(2)
     serial, parallel = tmp_path / "serial.csv", tmp_path / "parallel.csv"
     script = ("import sys; from ssb_vae.parallel import limit_threads; limit_threads(int(sys.argv[1])); "
               "from ssb_vae import runner; sys.exit(runner.main(sys.argv[2:]))")
